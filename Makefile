@@ -1,0 +1,35 @@
+# Two commands for a newcomer: `make lab` (install and open the course) and `make test` (install and test).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= smoke
+export COURSE_PROFILE ?= $(PROFILE)
+
+.PHONY: install lab test unit nbval run bench clean strip
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+lab: install  ## install everything and open the course in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
+
+test: install  ## unit tests, then every notebook under nbval in the smoke profile
+	@start=$$(date +%s); \
+	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
+
+run: install  ## execute every notebook headless in PROFILE (default smoke), write build/run-PROFILE/
+	$(PY) tools/run_notebooks.py --profile $(PROFILE)
+
+strip:  ## strip outputs (keeping NBVAL_CHECK_OUTPUT cells) from every notebook
+	$(PY) tools/nbtool.py strip notebooks/*.ipynb
+
+clean:
+	rm -rf build results

@@ -1,0 +1,310 @@
+"""The Dogs-vs-Cats data: download, verify, extract safely, generate smoke images, build tf.data pipelines.
+
+Introduced in ``00_start_here.ipynb``. Nothing here runs on import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from helpers.profile import ENV_DATA_DIR, Profile, cache_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import tensorflow as tf
+
+DATASET = "cats_and_dogs_filtered"
+CLASS_NAMES = ("cats", "dogs")
+SPLITS = ("train", "validation")
+# The public URL moved in Nov 2025; the old one is kept as a fallback.
+URLS = (
+    "https://download.mlcc.google.com/mledu-datasets/cats_and_dogs_filtered.zip",
+    "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+)
+ZIP_BYTES = 68_606_236
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
+SMOKE_COUNTS = {"train": 24, "validation": 12}  # images per class
+
+
+class DataError(RuntimeError):
+    """A dataset problem a learner can fix; the message says what happened and what to do."""
+
+
+# ---------------------------------------------------------------- manifest and verification
+
+
+def manifest_path() -> Path:
+    """The committed md5 manifest of the 3,000 photos (``data/`` in a checkout, package data when pip-installed)."""
+    in_checkout = Path(__file__).resolve().parents[1] / "data" / f"{DATASET}.md5"
+    if in_checkout.is_file():
+        return in_checkout
+    from importlib.resources import files
+
+    return Path(str(files("helpers.manifests") / f"{DATASET}.md5"))
+
+
+def read_manifest(path: Path | None = None) -> dict[str, str]:
+    """Map each photo's path inside the dataset folder (``train/cats/cat.0.jpg``) to its md5."""
+    entries: dict[str, str] = {}
+    for line in (path or manifest_path()).read_text().splitlines():
+        if not line.strip():
+            continue
+        digest, name = line.split(maxsplit=1)
+        parts = PurePosixPath(name.lstrip("*")).parts
+        entries["/".join(parts[1:] if parts[0] == DATASET else parts)] = digest
+    return entries
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(root: Path, manifest: dict[str, str] | None = None) -> list[str]:
+    """Check every manifest photo exists under ``root`` with the right md5; return the problems (empty when all good)."""
+    manifest = manifest if manifest is not None else read_manifest()
+    problems = []
+    for name, digest in manifest.items():
+        path = root / name
+        if not path.is_file():
+            problems.append(f"missing {name}")
+        elif _md5(path) != digest:
+            problems.append(f"checksum differs for {name}")
+    return problems
+
+
+# ---------------------------------------------------------------- download and safe extraction
+
+
+def _unsafe_member(name: str, is_link: bool) -> str | None:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if is_link:
+        return "is a link"
+    if pure.is_absolute() or (pure.parts and pure.parts[0].endswith(":")):
+        return "has an absolute path"
+    if ".." in pure.parts:
+        return "climbs out of the folder with '..'"
+    return None
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Extract a zip or tar archive into ``target``, refusing any member that would land outside it (paths, links)."""
+    target.mkdir(parents=True, exist_ok=True)
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+                reason = _unsafe_member(info.filename, is_link)
+                if reason:
+                    raise DataError(f"Refused to extract {archive.name}: member {info.filename!r} {reason}.")
+            zf.extractall(target)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tf_:
+            members = tf_.getmembers()
+            for member in members:
+                reason = _unsafe_member(member.name, member.issym() or member.islnk())
+                if reason is None and not (member.isfile() or member.isdir()):
+                    reason = "is not a plain file or folder"
+                if reason:
+                    raise DataError(f"Refused to extract {archive.name}: member {member.name!r} {reason}.")
+            tf_.extractall(target, members=members)
+    else:
+        raise DataError(f"{archive} is neither a zip nor a tar archive: delete it and download again.")
+
+
+def _download(url: str, dest: Path, expected_bytes: int) -> None:
+    from tqdm.auto import tqdm
+
+    with urllib.request.urlopen(url, timeout=30) as response, dest.open("wb") as out:
+        total = int(response.headers.get("Content-Length") or expected_bytes)
+        with tqdm(total=total, unit="B", unit_scale=True, desc=f"Downloading {DATASET}.zip") as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                out.write(block)
+                bar.update(len(block))
+
+
+def download_dataset(dest_root: Path, urls: Iterable[str] = URLS, expected_bytes: int = ZIP_BYTES) -> Path:
+    """Download, size-check, safely extract and md5-verify the dataset into ``dest_root/DATASET``; return that folder."""
+    final = dest_root / DATASET
+    free = shutil.disk_usage(dest_root).free
+    if free < 3 * expected_bytes:
+        raise DataError(
+            f"Only {free / 1e6:.0f} MB free in {dest_root}; the dataset needs about {3 * expected_bytes / 1e6:.0f} MB "
+            "to download and extract. Free some space or set COURSE_CACHE_DIR to a roomier folder."
+        )
+    errors = []
+    with tempfile.TemporaryDirectory(dir=dest_root, prefix=".download-") as tmp:
+        part = Path(tmp) / f"{DATASET}.zip.part"
+        for url in urls:
+            try:
+                _download(url, part, expected_bytes)
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                errors.append(f"{url}: {exc}")
+                continue
+            if part.stat().st_size != expected_bytes:
+                errors.append(f"{url}: got {part.stat().st_size} bytes, expected {expected_bytes}")
+                continue
+            extracted = Path(tmp) / "extracted"
+            safe_extract(part, extracted)
+            problems = verify(extracted / DATASET)
+            if problems:
+                errors.append(f"{url}: {len(problems)} files fail verification, e.g. {problems[0]}")
+                shutil.rmtree(extracted, ignore_errors=True)
+                continue
+            (extracted / DATASET).rename(final)
+            return final
+    raise DataError(
+        f"Could not download {DATASET} ({errors[-1] if errors else 'no URL tried'}). "
+        f"No network? Point the course at a local copy: set {ENV_DATA_DIR}=/path/to/{DATASET}."
+    )
+
+
+# ---------------------------------------------------------------- smoke images
+
+
+def make_smoke_dataset(root: Path, counts: dict[str, int] = SMOKE_COUNTS, seed: int = 0) -> Path:
+    """Write small deterministic JPEGs in the real layout: warm round 'cats', cool square 'dogs'; return the folder."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    done = root / ".complete"
+    if done.is_file():
+        return root
+    rng = np.random.default_rng(seed)
+    for split in SPLITS:
+        start = 0 if split == "train" else 2000
+        for label, name in enumerate(CLASS_NAMES):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(counts[split]):
+                w, h = (int(v) for v in rng.integers(72, 120, size=2))
+                base = np.array([200, 120, 60] if label == 0 else [60, 120, 200], dtype=float)
+                pixels = np.clip(base + rng.normal(0, 40, size=(h, w, 3)), 0, 255).astype("uint8")
+                img = Image.fromarray(pixels)
+                draw = ImageDraw.Draw(img)
+                x, y = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
+                box = (x, y, x + w // 2, y + h // 2)
+                (draw.ellipse if label == 0 else draw.rectangle)(box, fill=(250, 250, 250))
+                img.save(folder / f"{name[:-1]}.{start + i}.jpg", quality=90)
+    done.write_text("ok\n")
+    return root
+
+
+# ---------------------------------------------------------------- where the data is
+
+
+def describe_data_location(profile: Profile) -> str:
+    """Where this profile's photos are or will be, for the banner (downloads nothing)."""
+    if not profile.real_data:
+        return f"generated smoke images in {cache_dir() / 'datasets' / 'smoke'}"
+    local = os.environ.get(ENV_DATA_DIR)
+    if local:
+        return f"local copy {local} ({ENV_DATA_DIR})"
+    cached = cache_dir() / "datasets" / DATASET
+    return str(cached) if cached.is_dir() else f"downloaded on first use into {cached}"
+
+
+def get_dataset(profile: Profile) -> Path:
+    """Return the dataset folder (with train/ and validation/): smoke images, the local copy, the cache or a download."""
+    datasets = cache_dir() / "datasets"
+    datasets.mkdir(parents=True, exist_ok=True)
+    if not profile.real_data:
+        return make_smoke_dataset(datasets / "smoke")
+    local = os.environ.get(ENV_DATA_DIR)
+    if local:
+        root = Path(local).expanduser()
+        if not (root / "train").is_dir() or not (root / "validation").is_dir():
+            raise DataError(
+                f"{ENV_DATA_DIR}={local} has no train/ and validation/ folders. "
+                f"Point it at the {DATASET} folder itself (the one that holds train/ and validation/)."
+            )
+        problems = verify(root)
+        if problems:
+            raise DataError(
+                f"{ENV_DATA_DIR}={local} is not an intact copy of {DATASET}: {len(problems)} problems, e.g. "
+                f"{problems[0]}. Copy the folder again, or unset {ENV_DATA_DIR} to download it."
+            )
+        return root
+    cached = datasets / DATASET
+    if cached.is_dir():
+        problems = verify(cached)
+        if problems:
+            raise DataError(
+                f"The cached dataset {cached} is damaged ({len(problems)} problems, e.g. {problems[0]}). "
+                "Move or delete that folder and run again to download a fresh copy."
+            )
+        return cached
+    return download_dataset(datasets)
+
+
+def inventory(root: Path) -> pd.DataFrame:
+    """One row per image under ``root``: split, class, file name, width and height (reads headers only)."""
+    import pandas as pd
+    from PIL import Image
+
+    rows = []
+    for split in SPLITS:
+        for name in CLASS_NAMES:
+            for path in sorted((root / split / name).iterdir()):
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    with Image.open(path) as img:
+                        rows.append((split, name, path.name, *img.size))
+    return pd.DataFrame(rows, columns=["split", "class", "file", "width", "height"])
+
+
+# ---------------------------------------------------------------- tf.data pipelines
+
+
+def _split_dataset(
+    folder: Path, image_size: int, batch_size: int, shuffle: bool, limit: int | None, seed: int
+) -> tf.data.Dataset:
+    import keras
+    import tensorflow as tf
+
+    ds = keras.utils.image_dataset_from_directory(
+        folder,
+        labels="inferred",
+        label_mode="binary",
+        class_names=list(CLASS_NAMES),
+        image_size=(image_size, image_size),
+        batch_size=None,
+        shuffle=False,
+        verbose=False,
+    )
+    count = int(ds.cardinality())
+    # uint8 in the cache: four times less memory than the float32 the loader yields.
+    ds = ds.map(lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y))
+    if limit is not None:
+        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=False).take(limit)
+        count = min(count, limit)
+    ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(count, seed=seed)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_datasets(
+    root: Path, image_size: int, batch_size: int = 32, train_limit: int | None = None, seed: int = 42
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Train (reshuffled each epoch) and validation (fixed order) batches of float32 pixels in [0, 255] and 0/1 labels."""
+    root = Path(root)
+    for split in SPLITS:
+        if not (root / split).is_dir():
+            raise DataError(f"{root} has no {split}/ folder: pass the folder that holds train/ and validation/.")
+    train = _split_dataset(root / "train", image_size, batch_size, True, train_limit, seed)
+    val = _split_dataset(root / "validation", image_size, batch_size, False, None, seed)
+    return train, val

@@ -1,0 +1,68 @@
+"""Reports on Keras models (layer tables, parameter counts) and the guard around ImageNet weight downloads.
+
+Introduced in ``03_vgg16_feature_extraction.ipynb``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from helpers.profile import ENV_RANDOM_WEIGHTS
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+
+
+class WeightsUnavailable(RuntimeError):
+    """The ImageNet weights could not be downloaded and are not in Keras's cache."""
+
+
+def _count(weights: list) -> int:
+    return int(sum(math.prod(w.shape) for w in weights))
+
+
+def param_counts(model: keras.Model) -> dict[str, int]:
+    """Total, trainable and non-trainable parameter counts, as ``model.summary()`` reports them."""
+    trainable = _count(model.trainable_weights)
+    frozen = _count(model.non_trainable_weights)
+    return {"total": trainable + frozen, "trainable": trainable, "non_trainable": frozen}
+
+
+def format_counts(model: keras.Model) -> str:
+    """One line with the three counts, thousands separated, for printing before and after a freeze."""
+    c = param_counts(model)
+    return f"total {c['total']:,} | trainable {c['trainable']:,} | non-trainable {c['non_trainable']:,}"
+
+
+def layer_table(model: keras.Model) -> pd.DataFrame:
+    """One row per layer: index, name, output shape, parameter count and trainable flag."""
+    import pandas as pd
+
+    rows = []
+    for i, layer in enumerate(model.layers):
+        try:
+            shape = tuple(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        rows.append((i, layer.name, shape, layer.count_params(), layer.trainable))
+    return pd.DataFrame(rows, columns=["index", "name", "output_shape", "params", "trainable"]).set_index("index")
+
+
+@contextlib.contextmanager
+def weights_guard() -> Iterator[None]:
+    """Turn a failed ImageNet-weights download into one message that says what to do."""
+    try:
+        yield
+    except Exception as exc:  # Keras raises plain Exception("URL fetch failure ...")
+        text = str(exc)
+        if "URL fetch failure" in text or "urlopen error" in text or isinstance(exc, OSError):
+            raise WeightsUnavailable(
+                "The ImageNet weights could not be downloaded (no network?) and are not in Keras's cache "
+                "(~/.keras/models). Connect and re-run this cell, copy the weight file into ~/.keras/models, "
+                f"or set {ENV_RANDOM_WEIGHTS}=1 to run with random weights (timings only)."
+            ) from None
+        raise
