@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import data
+from helpers.data import DataError
+from helpers.profile import Profile
+
+
+def test_manifest_lists_the_3000_photos_relative_to_the_dataset_folder():
+    manifest = data.read_manifest()
+    assert len(manifest) == 3000
+    assert "train/cats/cat.0.jpg" in manifest and "validation/dogs/dog.2499.jpg" in manifest
+    splits = {name.split("/")[0] + "/" + name.split("/")[1] for name in manifest}
+    assert splits == {"train/cats", "train/dogs", "validation/cats", "validation/dogs"}
+
+
+def test_verify_reports_missing_and_changed_files(tmp_path):
+    root = tmp_path / "ds"
+    (root / "train" / "cats").mkdir(parents=True)
+    (root / "train" / "cats" / "a.jpg").write_bytes(b"hello")
+    manifest = {"train/cats/a.jpg": "5d41402abc4b2a76b9719d911017c592", "train/cats/b.jpg": "0" * 32}
+    assert data.verify(root, manifest) == ["missing train/cats/b.jpg"]
+    (root / "train" / "cats" / "a.jpg").write_bytes(b"hellO")
+    assert data.verify(root, manifest)[0] == "checksum differs for train/cats/a.jpg"
+
+
+def test_smoke_dataset_is_deterministic_and_laid_out_like_the_real_one(tmp_path):
+    a = data.make_smoke_dataset(tmp_path / "a")
+    b = data.make_smoke_dataset(tmp_path / "b")
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*.jpg"))
+    assert len(files_a) == 2 * sum(data.SMOKE_COUNTS.values())
+    assert Path("train/cats/cat.0.jpg") in files_a and Path("validation/dogs/dog.2000.jpg") in files_a
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files_a)
+
+
+def test_smoke_classes_differ_visibly(tmp_path):
+    from PIL import Image
+
+    root = data.make_smoke_dataset(tmp_path / "s")
+    red_minus_blue = {}
+    for name in data.CLASS_NAMES:
+        pix = [np.asarray(Image.open(p), dtype=float).mean(axis=(0, 1)) for p in (root / "train" / name).glob("*.jpg")]
+        red_minus_blue[name] = float(np.mean([p[0] - p[2] for p in pix]))
+    assert red_minus_blue["cats"] > 50 > -50 > red_minus_blue["dogs"]
+
+
+def test_get_dataset_in_smoke_generates_into_the_cache():
+    root = data.get_dataset(Profile("smoke"))
+    assert (root / "train" / "dogs").is_dir() and "smoke" in str(root)
+
+
+def test_local_copy_with_wrong_layout_says_what_to_do(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(DataError, match="no train/ and validation/ folders.*COURSE_DATA_DIR|COURSE_DATA_DIR.*no train/"):
+        data.get_dataset(Profile("quick"))
+
+
+def test_local_copy_that_is_not_intact_is_refused_and_left_alone(monkeypatch, tmp_path):
+    for split in data.SPLITS:
+        (tmp_path / "copy" / split / "cats").mkdir(parents=True)
+    (tmp_path / "copy" / "train" / "cats" / "cat.0.jpg").write_bytes(b"x")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "copy"))
+    with pytest.raises(DataError, match="not an intact copy"):
+        data.get_dataset(Profile("quick"))
+    assert (tmp_path / "copy" / "train" / "cats" / "cat.0.jpg").read_bytes() == b"x"
+
+
+def test_no_network_names_the_local_copy_setting(tmp_path):
+    with pytest.raises(DataError, match="COURSE_DATA_DIR"):
+        data.download_dataset(tmp_path, urls=["http://127.0.0.1:9/cats_and_dogs_filtered.zip"])
+    assert not (tmp_path / data.DATASET).exists()
+    assert not any(p.name.endswith(".part") for p in tmp_path.rglob("*"))
+
+
+def test_safe_extract_refuses_parent_paths(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../escaped.txt", "x")
+    with pytest.raises(DataError, match="climbs out"):
+        data.safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_image_datasets_shapes_labels_and_limit(tmp_path):
+    root = data.make_smoke_dataset(tmp_path / "s")
+    train, val = data.image_datasets(root, image_size=64, batch_size=8)
+    x, y = next(iter(train))
+    assert x.shape == (8, 64, 64, 3) and x.dtype.name == "float32" and y.shape == (8, 1)
+    assert 0 <= float(x.numpy().min()) and float(x.numpy().max()) <= 255
+    val_labels = np.concatenate([b.numpy().ravel() for _, b in val])
+    assert len(val_labels) == 2 * data.SMOKE_COUNTS["validation"]
+    assert val_labels[0] == 0 and val_labels[-1] == 1  # fixed order: cats then dogs
+    small, _ = data.image_datasets(root, image_size=64, batch_size=8, train_limit=10)
+    first = np.concatenate([b.numpy().ravel() for _, b in small])
+    assert len(first) == 10
+    again = np.concatenate([b.numpy().ravel() for _, b in small])
+    assert sorted(first) == sorted(again)  # the subset is fixed, only its order changes
+
+
+def test_image_datasets_missing_split_is_explained(tmp_path):
+    (tmp_path / "only" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="validation/"):
+        data.image_datasets(tmp_path / "only", image_size=32)
+
+
+def test_inventory_reads_sizes(tmp_path):
+    root = data.make_smoke_dataset(tmp_path / "s")
+    inv = data.inventory(root)
+    assert len(inv) == 2 * sum(data.SMOKE_COUNTS.values())
+    assert set(inv.columns) == {"split", "class", "file", "width", "height"}
+    assert inv.width.between(72, 120).all()

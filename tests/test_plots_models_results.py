@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import models, plots, results, timing
+from helpers.profile import Profile
+
+
+def _axes_are_labelled(fig):
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_plot_curves_labels_percent_and_fine_tune_line():
+    runs = {"frozen": {"accuracy": [0.5, 0.7], "val_accuracy": [0.5, 0.6], "loss": [1, 0.5], "val_loss": [1, 0.8]},
+            "tuned": {"accuracy": [0.8], "val_accuracy": [0.7], "loss": [0.4], "val_loss": [0.6]}}
+    fig = plots.plot_curves(runs, fine_tune_start=2, title="demo")
+    _axes_are_labelled(fig)
+    acc = fig.axes[0]
+    assert acc.get_ylabel() == "accuracy (%)"
+    assert max(max(line.get_ydata()) for line in acc.lines if line.get_label() != "fine-tuning starts") == pytest.approx(80)
+    labels = [t.get_text() for t in acc.get_legend().get_texts()]
+    assert "frozen (training)" in labels and "tuned (validation)" in labels and "fine-tuning starts" in labels
+
+
+def test_prediction_grid_marks_right_and_wrong_with_symbols():
+    imgs = [np.zeros((8, 8, 3), "uint8")] * 3
+    fig = plots.prediction_grid(imgs, y_true=[0, 1, 1], p_dog=[0.1, 0.9, 0.2])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("✓ pred cats") and titles[1].startswith("✓ pred dogs")
+    assert titles[2].startswith("✗ pred cats") and "true dogs" in titles[2]
+    assert fig._suptitle.get_text()
+
+
+def _tiny_model():
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(2, 3, name="conv")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(1, name="head")(x))
+
+
+def test_param_counts_follow_trainable_flags():
+    m = _tiny_model()
+    assert models.param_counts(m) == {"total": 59, "trainable": 59, "non_trainable": 0}
+    m.get_layer("conv").trainable = False
+    assert models.param_counts(m) == {"total": 59, "trainable": 3, "non_trainable": 56}
+    assert models.format_counts(m) == "total 59 | trainable 3 | non-trainable 56"
+
+
+def test_layer_table_has_one_row_per_layer():
+    table = models.layer_table(_tiny_model())
+    assert list(table.columns) == ["name", "output_shape", "params", "trainable"]
+    assert len(table) == 4 and list(table.name)[1] == "conv" and list(table.name)[-1] == "head"
+    assert table.params.sum() == 59 and table.loc[1, "output_shape"] == (None, 6, 6, 2)
+
+
+def test_weights_guard_explains_failed_downloads():
+    with pytest.raises(models.WeightsUnavailable, match="COURSE_RANDOM_WEIGHTS=1"):
+        with models.weights_guard():
+            raise Exception("URL fetch failure on https://example.invalid/w.h5: None -- no route")
+    with pytest.raises(ValueError, match="unrelated"):
+        with models.weights_guard():
+            raise ValueError("unrelated")
+
+
+def test_results_record_merges_and_loads():
+    p = Profile("smoke")
+    results.record("99_demo", p, val_accuracy=np.float32(0.5))
+    path = results.record("99_demo", p, seconds=1.5)
+    saved = json.loads(path.read_text())
+    assert saved["profile"] == "smoke" and saved["figures"] == {"val_accuracy": 0.5, "seconds": 1.5}
+    assert results.load("99_demo")["seconds"] == 1.5 and results.load("nothing") == {}
+
+
+def test_comparison_table_formats_percent_and_missing():
+    table = results.comparison([("feature extraction", 89.64, "90% (Chollet)"), ("fine-tuning", None, "95%")])
+    assert list(table["this run"]) == ["89.6%", "not run"]
+
+
+def test_timer_measures_time_and_memory():
+    with timing.Timer() as t:
+        sum(range(10000))
+    assert t.seconds > 0 and t.peak_mb > 10 and t.rate(10) > 0
