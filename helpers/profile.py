@@ -122,6 +122,7 @@ def banner(profile: Profile) -> str:
 
 def setup(profile: str | None = None, seed: int = 42, random_weights: bool | None = None) -> Profile:
     """Choose the profile, fix the seeds (Python, NumPy, TensorFlow) and print the banner; returns the Profile."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter; Python errors still show
     import keras
 
     chosen = resolve_profile(profile, random_weights=random_weights, seed=seed)
