@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= smoke
 export COURSE_PROFILE ?= $(PROFILE)
 
-.PHONY: install lab test unit nbval run bench clean strip
+.PHONY: install lab test run bench clean strip
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,6 @@ strip:  ## strip outputs (keeping NBVAL_CHECK_OUTPUT cells) from every notebook
 
 clean:
 	rm -rf build results
+
+bench: install  ## the source's VGG16 recipe against the course's, side by side (BENCH_ARGS=--random-weights ...)
+	$(PY) benchmarks/vgg16_feature_extraction.py $(BENCH_ARGS)
