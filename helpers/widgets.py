@@ -4,3 +4,36 @@ Each function builds and returns the widget; nothing is displayed on import.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def feature_map_explorer(
+    model: Any, photos: Mapping[str, Any], layer_names: Sequence[str], channels: int = 6
+) -> Any:
+    """03: pick a photo and a layer; shows that layer's most active channels (helpers.inspect.feature_maps)."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers import inspect
+
+    cache: dict[str, dict[str, Any]] = {}
+    photo = w.Dropdown(options=list(photos), description="photo")
+    layer = w.Dropdown(options=list(layer_names), description="layer")
+    out = w.Output()
+
+    def show(_: Any = None) -> None:
+        if photo.value not in cache:
+            cache[photo.value] = inspect.feature_maps(model, photos[photo.value], layer_names)
+        with out:
+            out.clear_output(wait=True)
+            fig = inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
+                                            title=f"Feature maps of {photo.value}")
+            plt.show()
+            plt.close(fig)
+
+    photo.observe(show, names="value")
+    layer.observe(show, names="value")
+    show()
+    return w.VBox([w.HBox([photo, layer]), out])
