@@ -127,7 +127,7 @@ def _recording(layers: Sequence[keras.layers.Layer], tape: Any = None) -> Iterat
 
 def feature_maps(model: keras.Model, image: Any, layer_names: Sequence[str]) -> dict[str, np.ndarray]:
     """Run one image (H, W, 3 pixels) through the model; return each named layer's activations, shape (h, w, channels)."""
-    layers = [_find_layer(model, name) for name in layer_names]
+    layers = list({name: _find_layer(model, name) for name in layer_names}.values())  # each layer wrapped once
     batch = _as_batch(model, image)[:1]
     with _recording(layers) as seen:
         model(batch, training=False)
