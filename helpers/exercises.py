@@ -50,3 +50,100 @@ def check_larger_median_area(answer: str | None, inventory: pd.DataFrame) -> Ver
     truth = (train.width * train.height).groupby(train["class"]).median().idxmax()
     return _feedback(answer, answer == truth, f"the {truth} photos are larger at the median.",
                      "Group width * height by the 'class' column and compare the medians.")
+
+
+# ---------------------------------------------------------------- 05 · InceptionV3 cut at mixed7
+
+
+def check_cut_head_params(answer: int | None, base: Any, layer_name: str, dense_units: int = 1024) -> Verdict:
+    """05: trainable parameters of Flatten → Dense(dense_units) → Dropout → Dense 1 on ``base`` cut at ``layer_name``."""
+    flat = 1
+    for v in tuple(base.get_layer(layer_name).output.shape)[1:]:
+        flat *= int(v)
+    truth = (flat + 1) * dense_units + (dense_units + 1)
+    return _feedback(answer, answer == truth,
+                     f"cut at {layer_name}, Flatten gives {flat:,} numbers and the head has {truth:,} trainable "
+                     "parameters (the frozen base adds none).",
+                     f"Read base.get_layer({layer_name!r}).output.shape, multiply the three sizes after None, then a "
+                     "Dense layer with n inputs and m units has (n + 1) × m parameters. Or build the model and call "
+                     "param_counts(model)['trainable'].")
+
+
+def check_inception_input_range(answer: Any) -> Verdict:
+    """05: the (lowest, highest) values inception_v3.preprocess_input gives for pixels 0 and 255."""
+    try:
+        low, high = (float(v) for v in list(answer)[:2]) if answer is not None else (None, None)
+        ok = abs(low + 1.0) < 1e-6 and abs(high - 1.0) < 1e-6
+    except (TypeError, ValueError):
+        ok = False
+    return _feedback(answer, ok, "preprocess_input maps 0 → -1 and 255 → 1: the range InceptionV3 was trained on, "
+                     "twice as wide as the source's [0, 1] and centred on zero.",
+                     "Call preprocess_input(np.array([0.0, 255.0])) and pass the two numbers as a tuple (low, high).")
+
+
+# ---------------------------------------------------------------- 06 · MobileNetV2 fine-tuning
+
+
+def check_trainable_after_fine_tune_at(answer: int | None, base: Any, fine_tune_at: int, head_params: int) -> Verdict:
+    """06: trainable parameters when ``base.layers[fine_tune_at:]`` and a head of ``head_params`` train.
+
+    BatchNormalization layers count their gamma and beta only: their moving statistics are never trainable.
+    """
+    import math
+
+    trainable = 0
+    for layer in base.layers[fine_tune_at:]:
+        for weight in layer.weights:
+            if "moving" not in weight.name:
+                trainable += math.prod(weight.shape)
+    truth = int(trainable) + int(head_params)
+    return _feedback(answer, answer == truth,
+                     f"with fine_tune_at = {fine_tune_at}, {truth:,} parameters train (head included).",
+                     "Set base.trainable = True, freeze base.layers[:fine_tune_at] in a loop, then read "
+                     "param_counts(model)['trainable']. Moving means and variances of BatchNormalization never train.")
+
+
+def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> Verdict:
+    """06: how many BatchNormalization layers lie in the frozen part ``base.layers[:fine_tune_at]``."""
+    truth = sum(type(layer).__name__ == "BatchNormalization" for layer in base.layers[:fine_tune_at])
+    total = sum(type(layer).__name__ == "BatchNormalization" for layer in base.layers)
+    return _feedback(answer, answer == truth,
+                     f"{truth} of the {total} BatchNormalization layers stay frozen; the other {total - truth} "
+                     "train, and training=False keeps all of them on their ImageNet statistics.",
+                     "Loop over base.layers[:fine_tune_at] and count those with "
+                     "isinstance(layer, keras.layers.BatchNormalization).")
+
+
+# ---------------------------------------------------------------- 07 · Choosing a strategy
+
+
+def tradeoff_choice(dataset: str, task: str, budget: str) -> str:
+    """07: the trade-off table as a rule: fine-tune only when the data is large, the task similar and compute ample."""
+    favours_tuning = (dataset == "large", task == "similar", budget == "high")
+    return "fine-tuning" if all(favours_tuning) else "feature extraction"
+
+
+def check_tradeoff(answer: str | None, dataset: str, task: str, budget: str) -> Verdict:
+    """07: 'feature extraction' or 'fine-tuning' for a dataset ('small'/'large'), task ('similar'/'different'), budget
+    ('low'/'high')."""
+    truth = tradeoff_choice(dataset, task, budget)
+    ok = answer is not None and str(answer).strip().lower() == truth
+    return _feedback(answer, ok,
+                     f"{dataset} dataset, {task} task, {budget} budget → {truth}.",
+                     "Every row of the table must favour fine-tuning (large dataset, similar task, high budget) "
+                     "before it is worth it; answer 'feature extraction' or 'fine-tuning'.")
+
+
+def check_clone_keeps_weights(answer: bool | None, model: Any) -> Verdict:
+    """07: whether keras.models.clone_model(model), without set_weights, starts with the same weight values."""
+    import keras
+    import numpy as np
+
+    clone = keras.models.clone_model(model)
+    same = all(np.array_equal(a, b) for a, b in zip(model.get_weights(), clone.get_weights()))
+    ok = answer is not None and bool(answer) == same
+    return _feedback(answer, ok,
+                     "clone_model copies the architecture only: its layers start from fresh random values, which is "
+                     "why set_weights must follow." if not same else "here the weights happen to match.",
+                     "Clone the model, then compare model.get_weights() and clone.get_weights() array by array "
+                     "with np.array_equal.")

@@ -66,3 +66,22 @@ def weights_guard() -> Iterator[None]:
                 f"or set {ENV_RANDOM_WEIGHTS}=1 to run with random weights (timings only)."
             ) from None
         raise
+
+
+from helpers.profile import Profile  # noqa: E402  (appended for imagenet_weights_file)
+
+
+def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: str,
+                          cache_dir: str | None = None) -> str | None:
+    """05: the path of a pretrained weight file fetched with ``keras.utils.get_file`` (cached in ~/.keras/models).
+
+    Returns None when the profile runs without pretrained weights (``profile.weights is None``: smoke, random
+    weights), so the notebook loads nothing. Otherwise Keras downloads the file once with a progress bar, checks its
+    hash, and later calls (offline too) reuse the cached copy; a failed download raises :class:`WeightsUnavailable`.
+    """
+    if profile.weights is None:
+        return None
+    import keras
+
+    with weights_guard():
+        return keras.utils.get_file(fname, origin, file_hash=file_hash, cache_subdir="models", cache_dir=cache_dir)

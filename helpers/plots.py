@@ -85,3 +85,23 @@ def prediction_grid(
         titles.append(f"{'✓' if ok else '✗'} pred {class_names[pred]} ({max(p, 1 - p):.0%})\ntrue {class_names[int(truth)]}")
         colours.append(RIGHT if ok else WRONG)
     return image_grid(images, titles, suptitle, ncols=ncols, title_colours=colours)
+
+
+def plot_accuracy_vs_trainable(
+    n_trainable: Sequence[int],
+    accuracy: Mapping[str, Sequence[float]],
+    title: str = "Progressive fine-tuning",
+    xlabel: str = "trainable layers in the base",
+) -> Figure:
+    """07: accuracy (fractions, shown in %) against how many layers of the base were unfrozen; one line per series."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    colours = plt.cm.tab10.colors
+    for i, (label, ys) in enumerate(accuracy.items()):
+        ax.plot(list(n_trainable), np.asarray(ys, dtype=float) * 100, "o-", color=colours[i % 10], label=label)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

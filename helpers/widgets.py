@@ -37,3 +37,27 @@ def feature_map_explorer(
     layer.observe(show, names="value")
     show()
     return w.VBox([w.HBox([photo, layer]), out])
+
+
+def cut_layer_explorer(base: Any, layer_names: Sequence[str], default: str | None = None,
+                       dense_units: int = 1024) -> Any:
+    """05: pick the layer to cut a pretrained base at; shows its output shape, the Flatten vector and the head's size.
+
+    Reads only shapes from ``base`` (``base.get_layer(name).output.shape``): nothing is computed on images.
+    """
+    import ipywidgets as w
+
+    def describe(name: str) -> str:
+        shape = tuple(base.get_layer(name).output.shape)
+        flat = 1
+        for v in shape[1:]:
+            flat *= int(v)
+        head = (flat + 1) * dense_units + (dense_units + 1)
+        return (f"<b>{name}</b>: output shape {shape}<br>"
+                f"Flatten gives a vector of {flat:,} numbers per image<br>"
+                f"Flatten → Dense {dense_units} → Dense 1 then has {head:,} trainable parameters")
+
+    pick = w.Dropdown(options=list(layer_names), value=default or list(layer_names)[-1], description="cut at")
+    info = w.HTML(describe(pick.value))
+    pick.observe(lambda change: setattr(info, "value", describe(change["new"])), names="value")
+    return w.VBox([pick, info])

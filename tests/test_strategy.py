@@ -1,0 +1,123 @@
+"""Helpers added for notebooks 05-07: cached weight files, the cut-layer explorer, the course table, their checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import compare, exercises, plots, results, widgets
+from helpers.models import WeightsUnavailable, imagenet_weights_file
+from helpers.profile import Profile
+
+UNREACHABLE = "http://127.0.0.1:9/no-such-weights.h5"  # port 9 (discard): refused at once, no network needed
+
+
+def test_weights_file_is_none_without_pretrained_weights(tmp_path):
+    for profile in (Profile("smoke"), Profile("quick", random_weights=True)):
+        assert imagenet_weights_file(profile, "w.h5", UNREACHABLE, "0" * 32, cache_dir=str(tmp_path)) is None
+
+
+def test_weights_file_comes_from_a_prefilled_cache_offline(tmp_path):
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    payload = b"pretend weights"
+    (models_dir / "w.h5").write_bytes(payload)
+    digest = hashlib.md5(payload).hexdigest()
+    path = imagenet_weights_file(Profile("quick"), "w.h5", UNREACHABLE, digest, cache_dir=str(tmp_path))
+    assert path == str(models_dir / "w.h5")
+
+
+def test_weights_file_missing_offline_gives_one_clear_error(tmp_path):
+    with pytest.raises(WeightsUnavailable, match="could not be downloaded"):
+        imagenet_weights_file(Profile("quick"), "w.h5", UNREACHABLE, "0" * 32, cache_dir=str(tmp_path))
+    assert not (tmp_path / "models" / "w.h5").exists()
+
+
+def _tiny_base():
+    inp = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="c1")(inp)
+    x = keras.layers.MaxPooling2D(name="p1")(x)
+    return keras.Model(inp, keras.layers.Conv2D(2, 1, name="c2")(x))
+
+
+def test_cut_layer_explorer_describes_the_chosen_layer():
+    base = _tiny_base()
+    box = widgets.cut_layer_explorer(base, ["c1", "p1", "c2"], default="p1", dense_units=10)
+    pick, info = box.children
+    assert "(None, 3, 3, 4)" in info.value and "36 numbers" in info.value and f"{37 * 10 + 11:,}" in info.value
+    pick.value = "c1"
+    assert "(None, 6, 6, 4)" in info.value and "144 numbers" in info.value
+
+
+def test_cut_head_check_matches_a_built_head(capsys):
+    base = _tiny_base()
+    x = keras.layers.Flatten()(base.get_layer("p1").output)
+    x = keras.layers.Dense(10)(x)
+    head = keras.Model(base.input, keras.layers.Dense(1)(keras.layers.Dropout(0.2)(x)))
+    for layer in base.layers:
+        layer.trainable = False
+    trainable = int(sum(np.prod(w.shape) for w in head.trainable_weights))
+    assert exercises.check_cut_head_params(trainable, base, "p1", dense_units=10)
+    assert not exercises.check_cut_head_params(trainable + 1, base, "p1", dense_units=10)
+    assert not exercises.check_cut_head_params(None, base, "p1")
+    assert "Not answered" in capsys.readouterr().out
+
+
+def test_inception_range_check():
+    assert exercises.check_inception_input_range((-1.0, 1.0))
+    assert not exercises.check_inception_input_range((0.0, 1.0))
+    assert not exercises.check_inception_input_range("nonsense")
+
+
+def test_mobilenet_fine_tune_checks_match_the_published_counts():
+    base = keras.applications.MobileNetV2(input_shape=(160, 160, 3), include_top=False, weights=None)
+    assert exercises.check_trainable_after_fine_tune_at(1_862_721, base, 100, head_params=1_281)
+    frozen_bn = sum(isinstance(layer, keras.layers.BatchNormalization) for layer in base.layers[:100])
+    assert exercises.check_frozen_batchnorm(frozen_bn, base, 100)
+    assert not exercises.check_frozen_batchnorm(frozen_bn + 1, base, 100)
+
+
+def test_tradeoff_rule_needs_every_row_to_favour_fine_tuning():
+    assert exercises.tradeoff_choice("large", "similar", "high") == "fine-tuning"
+    for combo in (("small", "similar", "high"), ("large", "different", "high"), ("large", "similar", "low")):
+        assert exercises.tradeoff_choice(*combo) == "feature extraction"
+    assert exercises.check_tradeoff("Fine-tuning ", "large", "similar", "high")
+    assert not exercises.check_tradeoff("fine-tuning", "small", "similar", "high")
+
+
+def test_clone_check_knows_clone_model_reinitialises():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    assert exercises.check_clone_keeps_weights(False, model)
+    assert not exercises.check_clone_keeps_weights(True, model)
+
+
+def test_progressive_plot_is_labelled():
+    fig = plots.plot_accuracy_vs_trainable([0, 10, 30], {"validation": [0.5, 0.6, 0.7]}, title="demo")
+    ax = fig.axes[0]
+    assert ax.get_title() == "demo" and ax.get_xlabel() and ax.get_ylabel() == "accuracy (%)"
+    assert list(ax.lines[0].get_ydata()) == pytest.approx([50, 60, 70])
+
+
+def test_course_table_reads_records_and_marks_missing_notebooks():
+    results.record("05_inceptionv3_mixed7", Profile("quick", random_weights=True),
+                   val_accuracy_dropout=0.9, val_accuracy_no_dropout=0.8, seconds_fit_dropout=12.0,
+                   trainable_params=38_537_217, total_params=47_512_481, image_size=150)
+    results.record("00_start_here", Profile("quick"), train_images=2000)
+    (results.results_dir() / "03_broken.json").write_text("{not json")
+    catalogue = {"03": ("VGG16", "feature extraction"), "05": ("InceptionV3", "mixed7"), "06": ("MobileNetV2", "ft")}
+    table = compare.course_table(catalogue)
+    assert list(table.columns) == compare.COLUMNS
+    assert "00_start_here" not in set(table.notebook)  # no model, not catalogued: left out
+    row = table[(table.notebook == "05_inceptionv3_mixed7") & (table.run == "dropout")].iloc[0]
+    assert row["val accuracy"] == "90.0%" and row["training time (s)"] == "12" and row["input size"] == "150×150"
+    assert row["trainable params"] == "38,537,217" and row["profile"] == "quick (random weights)"
+    other = table[(table.notebook == "05_inceptionv3_mixed7") & (table.run == "no dropout")].iloc[0]
+    assert other["training time (s)"] == "—" and other["val accuracy"] == "80.0%"
+    assert table[table.notebook == "06"].iloc[0]["val accuracy"] == compare.NOT_RUN
+    assert table[table.notebook == "03_broken"].iloc[0]["val accuracy"] == "unreadable results file"
+    json.dumps(table.to_dict())  # plain values only
