@@ -6,6 +6,7 @@ Introduced in ``00_start_here.ipynb``. Nothing here runs on import.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from helpers.profile import ENV_DATA_DIR, Profile, cache_dir
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import tensorflow as tf
 
@@ -120,7 +122,10 @@ def safe_extract(archive: Path, target: Path) -> None:
                     reason = "is not a plain file or folder"
                 if reason:
                     raise DataError(f"Refused to extract {archive.name}: member {member.name!r} {reason}.")
-            tf_.extractall(target, members=members)
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4: the standard library's own guard as well
+                tf_.extractall(target, members=members, filter="data")
+            else:
+                tf_.extractall(target, members=members)
     else:
         raise DataError(f"{archive} is neither a zip nor a tar archive: delete it and download again.")
 
@@ -136,36 +141,63 @@ def _download(url: str, dest: Path, expected_bytes: int) -> None:
                 bar.update(len(block))
 
 
-def download_dataset(dest_root: Path, urls: Iterable[str] = URLS, expected_bytes: int = ZIP_BYTES) -> Path:
-    """Download, size-check, safely extract and md5-verify the dataset into ``dest_root/DATASET``; return that folder."""
+def download_dataset(
+    dest_root: Path, urls: Iterable[str] = URLS, expected_bytes: int = ZIP_BYTES, manifest: dict[str, str] | None = None
+) -> Path:
+    """Download, size-check, safely extract and md5-verify the dataset into ``dest_root/DATASET``; return that folder.
+
+    Everything happens in a temporary folder under ``dest_root`` that is removed whatever happens, so a partial or
+    corrupt download is never left in the cache; ``manifest`` (name -> md5) replaces the committed one in tests.
+    """
     final = dest_root / DATASET
+    if final.exists():
+        raise DataError(
+            f"{final} already exists and is never overwritten. Use it ({ENV_DATA_DIR}={final}), "
+            "or move it away and run again to download a fresh copy."
+        )
     free = shutil.disk_usage(dest_root).free
     if free < 3 * expected_bytes:
         raise DataError(
             f"Only {free / 1e6:.0f} MB free in {dest_root}; the dataset needs about {3 * expected_bytes / 1e6:.0f} MB "
             "to download and extract. Free some space or set COURSE_CACHE_DIR to a roomier folder."
         )
-    errors = []
+    errors: list[str] = []
+    broken = 0  # downloads that arrived (part of them at least) but were incomplete or damaged
     with tempfile.TemporaryDirectory(dir=dest_root, prefix=".download-") as tmp:
         part = Path(tmp) / f"{DATASET}.zip.part"
         for url in urls:
             try:
                 _download(url, part, expected_bytes)
-            except (urllib.error.URLError, OSError, TimeoutError) as exc:
-                errors.append(f"{url}: {exc}")
+            except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
+                # HTTPException covers IncompleteRead: the connection dropped part-way through.
+                broken += isinstance(exc, http.client.IncompleteRead)
+                errors.append(f"{url}: {type(exc).__name__}: {exc}")
                 continue
             if part.stat().st_size != expected_bytes:
+                broken += 1
                 errors.append(f"{url}: got {part.stat().st_size} bytes, expected {expected_bytes}")
                 continue
             extracted = Path(tmp) / "extracted"
-            safe_extract(part, extracted)
-            problems = verify(extracted / DATASET)
+            shutil.rmtree(extracted, ignore_errors=True)
+            try:
+                safe_extract(part, extracted)
+            except (DataError, zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
+                broken += 1
+                errors.append(f"{url}: the archive is damaged or unsafe ({exc})")
+                continue
+            problems = verify(extracted / DATASET, manifest)
             if problems:
+                broken += 1
                 errors.append(f"{url}: {len(problems)} files fail verification, e.g. {problems[0]}")
                 shutil.rmtree(extracted, ignore_errors=True)
                 continue
             (extracted / DATASET).rename(final)
             return final
+    if errors and broken == len(errors):
+        raise DataError(
+            f"The {DATASET} download arrived incomplete or damaged and was discarded ({errors[-1]}). "
+            f"Run again to retry, or set {ENV_DATA_DIR}=/path/to/{DATASET} to use a local copy."
+        )
     raise DataError(
         f"Could not download {DATASET} ({errors[-1] if errors else 'no URL tried'}). "
         f"No network? Point the course at a local copy: set {ENV_DATA_DIR}=/path/to/{DATASET}."
@@ -268,43 +300,92 @@ def inventory(root: Path) -> pd.DataFrame:
 # ---------------------------------------------------------------- tf.data pipelines
 
 
+def _pillow_rgb(path: bytes) -> np.ndarray:
+    """Decode what TensorFlow cannot (palette BMP, TIFF, ...) into uint8 RGB; called inside the pipeline."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path.decode() if isinstance(path, bytes) else path) as img:
+        if img.mode.startswith("I;16") or img.mode == "I":
+            pixels = np.asarray(img, dtype=np.float64)
+            img = Image.fromarray(np.clip(pixels / 257.0, 0, 255).astype("uint8"))  # 16-bit -> 8-bit like TensorFlow
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+
+
 def _split_dataset(
-    folder: Path, image_size: int, batch_size: int, shuffle: bool, limit: int | None, seed: int
+    files: list,
+    class_names: tuple[str, ...],
+    image_size: int | tuple[int, int],
+    batch_size: int,
+    shuffle: bool,
+    limit: int | None,
+    seed: int,
 ) -> tf.data.Dataset:
-    import keras
+    """Batches of the given usable files (:class:`helpers.checks.ImageFile`), resized to ``image_size`` (side or (h, w))."""
+    import numpy as np
     import tensorflow as tf
 
-    ds = keras.utils.image_dataset_from_directory(
-        folder,
-        labels="inferred",
-        label_mode="binary",
-        class_names=list(CLASS_NAMES),
-        image_size=(image_size, image_size),
-        batch_size=None,
-        shuffle=False,
-        verbose=False,
-    )
-    count = int(ds.cardinality())
-    # uint8 in the cache: four times less memory than the float32 the loader yields.
-    ds = ds.map(lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y))
-    if limit is not None:
-        ds = ds.shuffle(count, seed=seed, reshuffle_each_iteration=False).take(limit)
-        count = min(count, limit)
+    if limit is not None and limit < len(files):
+        # Choose the fixed subset from the file list, so only the chosen photos are ever decoded and cached.
+        keep = np.sort(np.random.default_rng(seed).permutation(len(files))[:limit])
+        files = [files[i] for i in keep]
+    count = len(files)
+    paths = [str(f.path) for f in files]
+    labels = [[float(class_names.index(f.label))] for f in files]
+    via_pillow = [f.decoder == "pillow" for f in files]
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+
+    def with_tf(path: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        image.set_shape((None, None, 3))
+        return image
+
+    def with_pillow(path: tf.Tensor) -> tf.Tensor:
+        image = tf.numpy_function(_pillow_rgb, [path], tf.uint8, stateful=False)
+        image.set_shape((None, None, 3))
+        return image
+
+    def load(path: tf.Tensor, label: tf.Tensor, pillow: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        # Ordinary files stay on the all-TensorFlow path; only the odd ones pay for a Python call.
+        image = tf.cond(pillow, lambda: with_pillow(path), lambda: with_tf(path)) if any(via_pillow) else with_tf(path)
+        image = tf.image.resize(image, size, method="bilinear")  # as image_dataset_from_directory does
+        # uint8 in the cache: four times less memory than the float32 the loader yields.
+        image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+        image.set_shape((*size, 3))
+        return image, label
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, tf.constant(labels, tf.float32, shape=(count, 1)), via_pillow))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    # No ignore_errors() here: it would hide the epoch length from Keras (an "Unknown" progress bar and a warning);
+    # the scan has already decoded every file with Pillow and routed what TensorFlow misreads to the Pillow path.
     ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(count, seed=seed)
+        ds = ds.shuffle(max(count, 1), seed=seed)
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+_REPORTED: set[tuple] = set()
 
 
 def image_datasets(
     root: Path, image_size: int, batch_size: int = 32, train_limit: int | None = None, seed: int = 42
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Train (reshuffled each epoch) and validation (fixed order) batches of float32 pixels in [0, 255] and 0/1 labels."""
-    root = Path(root)
-    for split in SPLITS:
-        if not (root / split).is_dir():
-            raise DataError(f"{root} has no {split}/ folder: pass the folder that holds train/ and validation/.")
-    train = _split_dataset(root / "train", image_size, batch_size, True, train_limit, seed)
-    val = _split_dataset(root / "validation", image_size, batch_size, False, None, seed)
+    """Train (reshuffled each epoch) and validation (fixed order) batches of float32 pixels in [0, 255] and 0/1 labels.
+
+    Scans the folder first (:func:`helpers.checks.scan`): unusable files are skipped and listed once, odd formats
+    (PNG, GIF, BMP, WebP, CMYK, palette, ...) are converted while loading, and the learner's files are never changed.
+    Labels follow the sorted class folder names (cats=0, dogs=1). Raises :class:`DataError` when nothing can train.
+    """
+    from helpers import checks
+
+    report = checks.require_trainable(checks.scan(root), n_classes=len(CLASS_NAMES))
+    notable = (report.unusable, [f for f in report.usable if f.converted], report.warnings)
+    key = (str(report.root), tuple(str(u.path) for u in report.unusable), tuple(report.warnings))
+    if any(notable) and key not in _REPORTED:
+        _REPORTED.add(key)
+        print(report.summary(max_lines=25))
+    names = report.class_names
+    train = _split_dataset(report.files("train"), names, image_size, batch_size, True, train_limit, seed)
+    val = _split_dataset(report.files("validation"), names, image_size, batch_size, False, None, seed)
     return train, val
