@@ -52,6 +52,96 @@ def check_larger_median_area(answer: str | None, inventory: pd.DataFrame) -> Ver
                      "Group width * height by the 'class' column and compare the medians.")
 
 
+# ---------------------------------------------------------------- 03 · VGG16 feature extraction
+
+
+def _vgg16_side_after_pools(side: int, pools: int = 5) -> int:
+    for _ in range(pools):  # each VGG16 block ends with a 2×2 max pool, stride 2, 'valid' padding
+        side //= 2
+    return side
+
+
+def check_block5_pool_shape(answer: Any, side: int) -> Verdict:
+    """03: shape of block5_pool for a side × side input; (s, s, 512) or (None, s, s, 512) both count."""
+    s = _vgg16_side_after_pools(side)
+    truth = (s, s, 512)
+    try:
+        ok = tuple(int(v) for v in tuple(answer)[-3:]) == truth
+    except (TypeError, ValueError):  # None, or something that is not a shape
+        ok = False
+    return _feedback(answer, ok, f"at {side}×{side} the bottleneck is {truth}: {s * s * 512:,} numbers per photo.",
+                     "Five 2×2 max pools each halve the side (rounding down); the last block has 512 channels. "
+                     "Or build VGG16(weights=None, include_top=False, ...) at that size and read "
+                     "get_layer('block5_pool').output.shape.")
+
+
+def check_flatten_head_params(answer: int | None, feature_shape: tuple[int, ...]) -> Verdict:
+    """03: trainable parameters of the Flatten → Dense 256 → Dense 128 → Dense 1 head on features of this shape."""
+    flat = 1
+    for v in feature_shape:
+        flat *= int(v)
+    truth = (flat + 1) * 256 + (256 + 1) * 128 + (128 + 1) * 1
+    return _feedback(answer, answer == truth,
+                     f"{truth:,} trainable parameters, almost all in the first Dense layer ({(flat + 1) * 256:,}).",
+                     "A Dense layer with n inputs and m units has (n + 1) × m parameters; Flatten turns "
+                     f"{tuple(feature_shape)} into {flat:,} inputs. Dropout has none. Or build it and call "
+                     "param_counts(head).")
+
+
+def check_truncated_accuracy(answer: float | None, y_true: Any, p: Any) -> Verdict:
+    """03: accuracy implied by the source's predictions.astype('int') (a fraction between 0 and 1)."""
+    import numpy as np
+
+    y = np.asarray(y_true).astype(int).ravel()
+    truth = float((np.asarray(p).ravel().astype("int") == y).mean())
+    ok = answer is not None and abs(float(answer) - truth) < 1e-6
+    hint = ("Give a fraction between 0 and 1, not a percentage. " if answer is not None and float(answer) > 1 else "")
+    return _feedback(answer, ok,
+                     f"{truth:.1%}: astype('int') calls almost every photo a cat, so the score is roughly the share "
+                     "of cats, whatever the model learned.",
+                     hint + "Compare p.astype('int') with y_true element by element and take the mean.")
+
+
+# ---------------------------------------------------------------- 04 · VGG16 fine-tuning
+
+
+def check_freeze_slice(answer: int | None, base: Any, layer_name: str) -> Verdict:
+    """04: the k for which freezing base.layers[:k] equals the loop that unfreezes from ``layer_name`` onwards."""
+    names = [layer.name for layer in base.layers]
+    truth = names.index(layer_name)
+    return _feedback(answer, answer == truth, f"{layer_name} is layer {truth}: layers[:{truth}] stay frozen.",
+                     f"Find the position of {layer_name!r} in [layer.name for layer in base.layers]; "
+                     "every layer before it stays frozen.")
+
+
+def check_trainable_from(answer: int | None, base: Any, head: Any, layer_name: str) -> Verdict:
+    """04: trainable parameters when the base is unfrozen from ``layer_name`` on and the head is trainable."""
+    names = [layer.name for layer in base.layers]
+    start = names.index(layer_name)
+    truth = sum(layer.count_params() for layer in base.layers[start:]) + head.count_params()
+    return _feedback(answer, answer == truth,
+                     f"{truth:,} trainable parameters when training from {layer_name} upwards.",
+                     "Set base.trainable = True, freeze every layer before the cut with the loop by name, "
+                     "then read param_counts(model)['trainable'] (count after the change, not before).")
+
+
+_STRATEGIES = {
+    ("small", "similar"): "feature extraction",
+    ("small", "different"): "feature extraction from an earlier layer",
+    ("large", "similar"): "fine-tune the top blocks",
+    ("large", "different"): "fine-tune the whole network",
+}
+
+
+def check_strategy(answer: str | None, size: str, similarity: str) -> Verdict:
+    """04: the rule of thumb's strategy for a dataset of this size ('small'/'large') and similarity to ImageNet."""
+    truth = _STRATEGIES[(size, similarity)]
+    ok = answer is not None and str(answer).strip().lower() == truth
+    return _feedback(answer, ok, f"{size} and {similarity} → {truth}.",
+                     "Read the row of the decision table for this size and similarity; answer with one of: "
+                     + "; ".join(sorted(set(_STRATEGIES.values()))) + ".")
+
+
 # ---------------------------------------------------------------- 05 · InceptionV3 cut at mixed7
 
 
