@@ -227,11 +227,11 @@ def _class_folders(folder: Path) -> list[str]:
 
 def _files_in(folder: Path) -> list[Path]:
     """Files under a class folder in Keras's order (folders sorted, then names), skipping hidden sub-folders."""
-    found = []
-    for dirpath, dirnames, filenames in sorted(os.walk(folder), key=lambda entry: entry[0]):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        found += [Path(dirpath) / name for name in sorted(filenames)]
-    return found
+    walked = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # pruned while walking, before descending
+        walked.append((dirpath, sorted(filenames)))
+    return [Path(dirpath) / name for dirpath, names in sorted(walked) for name in names]
 
 
 def scan(root: str | os.PathLike, splits: tuple[str, ...] = SPLITS) -> ScanReport:

@@ -38,8 +38,6 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
     A ``.keras`` file may hold Python code (a ``Lambda`` layer's function) that runs the moment it is loaded;
     ``safe_mode`` refuses such files. Pass ``trusted=True`` only for a file you made yourself or whose maker you trust.
     """
-    import keras
-
     path = Path(path).expanduser()
     if not path.exists():
         raise ModelError(f"No model at {path}: check the path, or run the notebook that saves it first.")
@@ -63,6 +61,8 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
         damaged = archive.testzip() if "config.json" in archive.namelist() else "config.json"
     if damaged:
         raise ModelError(f"{path} is damaged ({damaged} is missing or corrupt inside it). Save or copy it again.")
+    import keras
+
     try:
         return keras.models.load_model(path, safe_mode=not trusted)
     except Exception as exc:

@@ -127,3 +127,18 @@ def test_command_line_prints_accuracy_matrix_and_counts(saved, photos, capsys):
     assert main([str(saved.parent / "missing.keras"), str(photos)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No model at") and "Traceback" not in err
+
+
+def test_running_out_of_memory_names_the_batch_size_to_lower(saved, photos):
+    import tensorflow as tf
+
+    model = load_model(saved)
+
+    class Hungry:
+        input_shape, layers, predict = model.input_shape, model.layers, model.predict
+
+        def __call__(self, x, training=False):
+            raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+
+    with pytest.raises(ModelError, match=r"Out of memory at batch_size=32: lower it \(e.g. batch_size=8"):
+        evaluate(Hungry(), photos)

@@ -61,9 +61,12 @@ def _odd_files(folder: Path) -> dict[str, bool]:
     (folder / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1" + bytes(100))
     with zipfile.ZipFile(folder / "more_cats.zip", "w") as zf:
         zf.writestr("cat.jpg", whole)
+    (folder / "phone.jpg").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    (folder / "vet_bill.jpg").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(64))
+    _jpeg(folder / ".ipynb_checkpoints" / "cat-checkpoint.jpg")  # hidden folders are ignored
     usable = ["gray.jpg", "cmyk.jpg", "palette.png", "rgba.png", "anim.gif", "plain.bmp", "palette.bmp", "photo.webp"]
     usable += ["scan.tif", "png_inside.jpg", "tiny.jpg", "huge.jpg"]
-    unusable = ["empty.jpg", "truncated.jpg", "notes.jpg", ".DS_Store", "more_cats.zip"]
+    unusable = ["empty.jpg", "truncated.jpg", "notes.jpg", ".DS_Store", "more_cats.zip", "phone.jpg", "vet_bill.jpg"]
     return {**dict.fromkeys(usable, True), **dict.fromkeys(unusable, False)}
 
 
@@ -79,6 +82,8 @@ def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
 def odd_root(tmp_path):
     root = _plain_dataset(tmp_path / "mine")
     expected = _odd_files(root / "validation" / "cats")
+    (root / "validation" / "README.txt").write_text("my photos")  # outside any class folder
+    _jpeg(root / "validation" / ".ipynb_checkpoints" / "stray.jpg")
     return root, expected
 
 
@@ -91,7 +96,9 @@ def test_scan_counts_every_split_and_class_and_gives_each_unusable_file_a_reason
     assert table.loc[("validation", "cats"), "usable"] == 3 + sum(expected.values())
     assert table.loc[("validation", "cats"), "skipped"] == sum(not ok for ok in expected.values())
     reasons = {u.path.name: u.reason for u in report.unusable}
+    assert "outside any class folder" in reasons.pop("README.txt")
     assert set(reasons) == {name for name, ok in expected.items() if not ok}
+    assert "HEIC" in reasons["phone.jpg"] and "PDF" in reasons["vet_bill.jpg"]
     assert "0 bytes" in reasons["empty.jpg"] and "truncated" in reasons["truncated.jpg"]
     assert "text" in reasons["notes.jpg"] and "macOS" in reasons[".DS_Store"] and "zip" in reasons["more_cats.zip"]
     notes = {f.path.name: f.notes for f in report.usable if f.converted}
@@ -136,6 +143,12 @@ def test_loader_gives_the_same_pixels_as_keras_on_ordinary_jpegs(tmp_path):
     )
     theirs = np.concatenate([np.round(b.numpy()) for b, _ in ref])
     assert np.array_equal(ours, theirs)
+
+
+def test_images_too_large_to_decode_safely_are_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands in for a 90-megapixel decompression bomb
+    found = checks.check_file(_jpeg(tmp_path / "bomb.jpg", size=(48, 40)))
+    assert isinstance(found, checks.Unusable) and "decompression bomb" in found.reason
 
 
 def _make(root: Path, layout: dict[str, int]) -> Path:
