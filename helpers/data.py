@@ -283,17 +283,20 @@ def get_dataset(profile: Profile) -> Path:
 
 
 def inventory(root: Path) -> pd.DataFrame:
-    """One row per image under ``root``: split, class, file name, width and height (reads headers only)."""
+    """One row per image under ``root``: split, class, file name, width and height (reads headers; skips non-images)."""
     import pandas as pd
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     rows = []
     for split in SPLITS:
         for name in CLASS_NAMES:
             for path in sorted((root / split / name).iterdir()):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    with Image.open(path) as img:
-                        rows.append((split, name, path.name, *img.size))
+                if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
+                    try:
+                        with Image.open(path) as img:
+                            rows.append((split, name, path.name, *img.size))
+                    except (UnidentifiedImageError, OSError):
+                        continue  # image_datasets' scan reports unusable files with their reason
     return pd.DataFrame(rows, columns=["split", "class", "file", "width", "height"])
 
 

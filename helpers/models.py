@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from helpers.profile import ENV_RANDOM_WEIGHTS
+from helpers.profile import ENV_RANDOM_WEIGHTS, Profile
 
 if TYPE_CHECKING:
     import keras
@@ -54,11 +54,16 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
 
 @contextlib.contextmanager
 def weights_guard() -> Iterator[None]:
-    """Turn a failed ImageNet-weights download into one message that says what to do."""
+    """Turn a failed or corrupted ImageNet-weights download into one message that says what to do."""
     try:
         yield
     except Exception as exc:  # Keras raises plain Exception("URL fetch failure ...")
         text = str(exc)
+        if "Incomplete or corrupted file" in text:
+            raise WeightsUnavailable(
+                "A cached ImageNet weight file in ~/.keras/models fails its checksum (an interrupted download?). "
+                "Re-run this cell with network to fetch it again, or replace the file with a good copy."
+            ) from None
         if "URL fetch failure" in text or "urlopen error" in text or isinstance(exc, OSError):
             raise WeightsUnavailable(
                 "The ImageNet weights could not be downloaded (no network?) and are not in Keras's cache "
@@ -67,8 +72,6 @@ def weights_guard() -> Iterator[None]:
             ) from None
         raise
 
-
-from helpers.profile import Profile  # noqa: E402  (appended for imagenet_weights_file)
 
 
 def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: str,

@@ -115,3 +115,9 @@ def test_inventory_reads_sizes(tmp_path):
     assert len(inv) == 2 * sum(data.SMOKE_COUNTS.values())
     assert set(inv.columns) == {"split", "class", "file", "width", "height"}
     assert inv.width.between(72, 120).all()
+
+
+def test_inventory_skips_files_that_are_not_images(tmp_path):
+    root = data.make_smoke_dataset(tmp_path / "s")
+    (root / "train" / "cats" / "notes.jpg").write_text("not a photo")
+    assert "notes.jpg" not in set(data.inventory(root).file)

@@ -85,3 +85,9 @@ def test_timer_measures_time_and_memory():
     with timing.Timer() as t:
         sum(range(10000))
     assert t.seconds > 0 and t.peak_mb > 10 and t.rate(10) > 0
+
+
+def test_weights_guard_explains_corrupted_cache():
+    with pytest.raises(models.WeightsUnavailable, match="fails its checksum"):
+        with models.weights_guard():
+            raise ValueError("Incomplete or corrupted file detected. The sha256 file hash does not match")
