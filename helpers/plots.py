@@ -105,3 +105,40 @@ def plot_accuracy_vs_trainable(
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+# ---------------------------------------------------------------- learning curves over training-set size (notebook 01)
+
+TRAIN_COLOUR, DEV_COLOUR, TARGET_COLOUR = "#0072B2", "#D55E00", "#009E73"  # Okabe-Ito blue, vermillion, green
+
+
+def plot_learning_curve(
+    sizes: Sequence[int],
+    train_error: Sequence[float],
+    dev_error: Sequence[float],
+    desired_error: float,
+    title: str = "Learning curve",
+    ax: Any = None,
+) -> Figure:
+    """Training and dev error (in %) against the number of training examples, with the desired-performance line.
+
+    Introduced in ``01_bias_variance_learning_curves.ipynb``. Pass ``ax`` to draw into an existing panel.
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+    else:
+        fig = ax.figure
+    ax.plot(sizes, train_error, "o-", color=TRAIN_COLOUR, label="training error")
+    ax.plot(sizes, dev_error, "s--", color=DEV_COLOUR, label="dev (validation) error")
+    ax.axhline(desired_error, color=TARGET_COLOUR, linestyle=":", linewidth=2, label="desired performance")
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes))
+    ax.set_xticklabels([f"{n:,}" for n in sizes], fontsize="small")
+    ax.minorticks_off()
+    ax.set_ylim(-2, max(55.0, float(np.max(dev_error)) + 5))
+    ax.set_title(title)
+    ax.set_xlabel("number of training examples (log scale)")
+    ax.set_ylabel("error (%)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig

@@ -61,3 +61,101 @@ def cut_layer_explorer(base: Any, layer_names: Sequence[str], default: str | Non
     info = w.HTML(describe(pick.value))
     pick.observe(lambda change: setattr(info, "value", describe(change["new"])), names="value")
     return w.VBox([pick, info])
+
+
+# ---------------------------------------------------------------- notebook 01: learning-curve diagnosis quiz
+
+DIAGNOSES = ("high bias", "high variance", "high bias and high variance", "neither")
+
+
+def diagnosis_quiz(curves: dict, desired_error: float, answers: dict, reasons: dict):
+    """A quiz: pick a learning curve, see it, choose a diagnosis, get feedback with the reason.
+
+    ``curves[name] = (sizes, train_error, dev_error)`` in percent; ``answers[name]`` is one of :data:`DIAGNOSES`;
+    ``reasons[name]`` explains it from the measured numbers. Introduced in ``01_bias_variance_learning_curves.ipynb``.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers.plots import plot_learning_curve
+
+    names = list(curves)
+    labels = {name: f"curve {chr(65 + i)}" for i, name in enumerate(names)}
+    picker = w.Dropdown(options=[(labels[n], n) for n in names], description="Show:")
+    choice = w.RadioButtons(options=list(DIAGNOSES), value=None, description="Diagnosis:")
+    button = w.Button(description="Check my answer", button_style="primary")
+    figure_out, feedback = w.Output(), w.Output()
+
+    def draw(*_):
+        figure_out.clear_output(wait=True)
+        feedback.clear_output()
+        choice.value = None
+        with figure_out:
+            sizes, train, dev = curves[picker.value]
+            fig = plot_learning_curve(sizes, train, dev, desired_error, title=f"{labels[picker.value]}: which problem?")
+            plt.show(fig)
+
+    def check(*_):
+        feedback.clear_output()
+        with feedback:
+            name = picker.value
+            if choice.value is None:
+                print("Choose a diagnosis first.")
+            elif choice.value == answers[name]:
+                print(f"✓ Right: {answers[name]}. {reasons[name]}")
+            else:
+                print(f"✗ Not quite: this one is {answers[name]}. {reasons[name]}")
+
+    picker.observe(draw, names="value")
+    button.on_click(check)
+    draw()
+    return w.VBox([picker, figure_out, choice, button, feedback])
+
+
+# ---------------------------------------------------------------- notebook 02: augmentation explorer
+
+
+def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
+    """One slider per ImageDataGenerator-style parameter; moving one redraws ``n`` augmented copies of ``image``.
+
+    ``initial`` sets the starting values (e.g. ``**augment.SOURCE_RECIPE``). Introduced in ``02_data_augmentation.ipynb``.
+    """
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from helpers import augment
+    from helpers.plots import image_grid
+
+    start = {**{"rotation_range": 0, "width_shift_range": 0.0, "height_shift_range": 0.0, "shear_range": 0.0,
+                "zoom_range": 0.0, "horizontal_flip": False}, **initial}
+    style = {"description_width": "150px"}
+    layout = w.Layout(width="460px")
+    controls = {
+        "rotation_range": w.IntSlider(value=start["rotation_range"], min=0, max=90, step=5,
+                                      description="rotation (°)", style=style, layout=layout),
+        "width_shift_range": w.FloatSlider(value=start["width_shift_range"], min=0, max=0.5, step=0.05,
+                                           description="width shift (frac.)", style=style, layout=layout),
+        "height_shift_range": w.FloatSlider(value=start["height_shift_range"], min=0, max=0.5, step=0.05,
+                                            description="height shift (frac.)", style=style, layout=layout),
+        "shear_range": w.FloatSlider(value=start["shear_range"], min=0, max=45, step=1,
+                                     description="shear (°)", style=style, layout=layout),
+        "zoom_range": w.FloatSlider(value=start["zoom_range"], min=0, max=0.5, step=0.05,
+                                    description="zoom (frac.)", style=style, layout=layout),
+        "horizontal_flip": w.Checkbox(value=bool(start["horizontal_flip"]), description="horizontal flip"),
+    }
+    out = w.Output()
+
+    def draw(*_):
+        values = {k: c.value for k, c in controls.items()}
+        stack = augment.augmentation_layers(**values, fill_mode=initial.get("fill_mode", "nearest"), seed=seed)
+        copies = augment.augment_many(stack, image, n)
+        out.clear_output(wait=True)
+        with out:
+            fig = image_grid(list(copies), [f"copy {i + 1}" for i in range(n)],
+                             suptitle="Augmented copies: " + ", ".join(augment.describe(stack)), ncols=4)
+            plt.show(fig)
+
+    for control in controls.values():
+        control.observe(draw, names="value")
+    draw()
+    return w.HBox([w.VBox(list(controls.values())), out])
