@@ -111,7 +111,8 @@ def augmentation_layers(
     zoom = zoom_factor(zoom_range)
     if zoom != (0.0, 0.0):
         # ImageDataGenerator draws the horizontal and vertical zoom independently; so does RandomZoom given both.
-        stack.append(layers.RandomZoom(height_factor=zoom, width_factor=zoom, seed=next_seed(4), **fill))
+        factor = zoom[1] if zoom[0] == -zoom[1] else zoom  # a single number z means [-z, +z] to RandomZoom too
+        stack.append(layers.RandomZoom(height_factor=factor, width_factor=factor, seed=next_seed(4), **fill))
     if not stack:
         stack.append(layers.Identity())
     return keras.Sequential(stack, name=name)

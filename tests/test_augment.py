@@ -26,7 +26,9 @@ def test_source_recipe_maps_to_five_layers_with_converted_units():
     assert shear["x_factor"] == pytest.approx((-math.tan(math.radians(0.2)), math.tan(math.radians(0.2))))
     assert tuple(shear["y_factor"]) == pytest.approx((0.0, 0.0))
     zoom = layers["RandomZoom"].get_config()
-    assert tuple(zoom["height_factor"]) == pytest.approx((-0.2, 0.2)) and tuple(zoom["width_factor"]) == pytest.approx((-0.2, 0.2))
+    assert zoom["height_factor"] == pytest.approx(0.2) and zoom["width_factor"] == pytest.approx(0.2)
+    assert augment.describe(augment.augmentation_layers(zoom_range=[0.9, 1.5]))[0] == \
+        "RandomZoom(height_factor=(-0.1, 0.5), width_factor=(-0.1, 0.5))"
     assert all(layer.get_config().get("fill_mode", "nearest") == "nearest" for layer in stack.layers)
 
 
