@@ -36,7 +36,8 @@ def plot_curves(
             for key, style, kind in ((metric, "-", "training"), (f"val_{metric}", "--", "validation")):
                 if key in hist:
                     ys = np.asarray(hist[key], dtype=float) * scale
-                    ax.plot(np.arange(1, len(ys) + 1), ys, style, color=colours[i % 10], label=f"{label} ({kind})")
+                    ax.plot(np.arange(1, len(ys) + 1), ys, style, color=colours[i % 10], label=f"{label} ({kind})",
+                            marker="o" if len(ys) < 15 else None, markersize=3)
         if fine_tune_start is not None:
             ax.axvline(fine_tune_start + 0.5, color="grey", linestyle=":", label="fine-tuning starts")
         ax.set_title(f"{title}: {metric}")
