@@ -199,7 +199,7 @@ def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> 
     total = sum(type(layer).__name__ == "BatchNormalization" for layer in base.layers)
     return _feedback(answer, answer == truth,
                      f"{truth} of the {total} BatchNormalization layers stay frozen; the other {total - truth} "
-                     "train, and training=False keeps all of them on their ImageNet statistics.",
+                     "would train in the source's recipe, which is why notebook 06 freezes them too.",
                      "Loop over base.layers[:fine_tune_at] and count those with "
                      "isinstance(layer, keras.layers.BatchNormalization).")
 
