@@ -225,7 +225,10 @@ def plot_feature_space(
 
 def _output_layer(model: keras.Model) -> keras.layers.Layer:
     history = getattr(model.outputs[0], "_keras_history", None)
-    return history[0] if history else model.layers[-1]
+    layer = history[0] if history else model.layers[-1]
+    if layer is not model and hasattr(layer, "layers") and getattr(layer, "outputs", None):
+        return _output_layer(layer)  # a nested head (the course's Sequential "head"): its own last layer
+    return layer
 
 
 def grad_cam(
