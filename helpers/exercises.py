@@ -298,3 +298,39 @@ def check_identity_at_inference(output: Any, images: Any) -> Verdict:
     return _feedback(None if output is None else output, ok,
                      "at inference (training=False) every augmentation layer passes the images through unchanged.",
                      "Call the stack on the batch with training=False and pass what it returns.")
+
+
+def check_edge_layer(answer: str | None, maps: dict[str, Any]) -> Verdict:
+    """03: of the layers in ``maps`` (name -> (height, width, channels) activations), the one most like edge detectors.
+
+    The shallowest layer, the one with the largest maps: its filters cover a few pixels, too small for more than an
+    edge or a colour.
+    """
+    shallow = max(maps, key=lambda name: maps[name].shape[0] * maps[name].shape[1])
+    ok = answer is not None and str(answer) == shallow
+    return _feedback(answer, ok,
+                     f"{shallow}: its maps keep the photo's full detail ({maps[shallow].shape[0]}×{maps[shallow].shape[1]}) "
+                     "and each of its filters sees only a few pixels, enough for an edge or a colour, not for an ear.",
+                     f"Pick one of {list(maps)}. Edges are small: which layer still draws the photo's outlines, at the "
+                     "highest resolution, with filters that cover only a few pixels?")
+
+
+def check_occluded_probability(answer: float | None, model: Any, image: Any, top: int, left: int, side: int,
+                               grey: float = 127.5) -> Verdict:
+    """04: the model's probability of class 1 (dog) for ``image`` with the side×side square at (top, left) greyed."""
+    import numpy as np
+
+    original = np.array(image, dtype="float32")
+    occluded = original.copy()
+    occluded[top : top + side, left : left + side] = grey
+    p_before, p_after = (float(np.asarray(model.predict_on_batch(x[None])).ravel()[0]) for x in (original, occluded))
+    try:
+        ok = answer is not None and abs(float(np.asarray(answer).ravel()[0]) - p_after) < 1e-3
+    except (TypeError, ValueError, IndexError):
+        ok = False
+    return _feedback(answer, ok,
+                     f"P(dog) is {p_after:.3f} with the square greyed, {p_before:.3f} without "
+                     f"({100 * (p_after - p_before):+.1f} percentage points).",
+                     f"Copy the photo as float32 (np.array(image, dtype='float32')), set rows {top}:{top + side} and "
+                     f"columns {left}:{left + side} of all three channels to {grey}, add a batch axis (x[None]) and "
+                     "pass model.predict_on_batch(...)[0, 0]: the probability of dog, not of the predicted class.")
