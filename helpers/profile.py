@@ -123,7 +123,12 @@ def banner(profile: Profile) -> str:
 def setup(profile: str | None = None, seed: int = 42, random_weights: bool | None = None) -> Profile:
     """Choose the profile, fix the seeds (Python, NumPy, TensorFlow) and print the banner; returns the Profile."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter; Python errors still show
+    import warnings
+
     import keras
+
+    # Keras 3.15 warns on every fit() over a tf.data dataset although nobody passed shuffle=True; our pipelines shuffle.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored")
 
     chosen = resolve_profile(profile, random_weights=random_weights, seed=seed)
     keras.utils.set_random_seed(seed)

@@ -2,7 +2,8 @@
 
     python tools/run_notebooks.py --profile quick [--only 00 03] [--random-weights]
 
-Writes ``build/run-<profile>/``: the executed notebooks, ``summary.json`` and ``summary.md``. Stops at the first
+Writes ``build/run-<profile>/``: the executed notebooks, a per-cell timing log for each (``NN_name.cells.log``),
+``summary.json`` and ``summary.md``. Stops at the first
 failing notebook and names the cell. ``make run PROFILE=quick`` calls this.
 """
 
@@ -50,6 +51,20 @@ def run_one(path: Path, out_dir: Path, timeout: int) -> dict:
         f"from helpers.timing import peak_memory_mb\nprint('{PEAK_TAG}', round(peak_memory_mb(), 1))"))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    log = (out_dir / f"{path.stem}.cells.log").open("w")
+    started: dict[int, float] = {}
+
+    def on_start(cell: nbformat.NotebookNode, cell_index: int) -> None:
+        started[cell_index] = time.perf_counter()
+        first = next((l for l in cell.source.splitlines() if l.strip()), "")[:70]
+        log.write(f"cell {cell_index:3d} start  {first}\n")
+        log.flush()
+
+    def on_executed(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
+        log.write(f"cell {cell_index:3d} done   {time.perf_counter() - started.get(cell_index, 0):7.1f} s\n")
+        log.flush()
+
+    client.on_cell_start, client.on_cell_executed = on_start, on_executed
     start = time.perf_counter()
     try:
         client.execute()
@@ -71,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default=os.environ.get("COURSE_PROFILE", "smoke"))
     parser.add_argument("--only", nargs="*", help="notebook number prefixes to run, e.g. 00 03")
     parser.add_argument("--random-weights", action="store_true", help="set COURSE_RANDOM_WEIGHTS=1 (timings only)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
 
     out_dir = ROOT / "build" / f"run-{args.profile}{'-random' if args.random_weights else ''}"
