@@ -25,8 +25,8 @@ test: install  ## unit tests, then every notebook under nbval in the smoke profi
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
 
-run: install  ## execute every notebook headless in PROFILE (default smoke), write build/run-PROFILE/
-	$(PY) tools/run_notebooks.py --profile $(PROFILE)
+run: install  ## execute every notebook headless in PROFILE (default smoke); RUN_ARGS="--only 03 04 --random-weights"
+	$(PY) tools/run_notebooks.py --profile $(PROFILE) $(RUN_ARGS)
 
 strip:  ## strip outputs (keeping NBVAL_CHECK_OUTPUT cells) from every notebook
 	$(PY) tools/nbtool.py strip notebooks/*.ipynb

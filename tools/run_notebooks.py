@@ -107,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         "versions": {p: _version(p) for p in ("tensorflow", "keras", "numpy")} | {"python": platform.python_version()},
         "notebooks": {},
     }
-    total = time.perf_counter()
+    previous = out_dir / "summary.json"
+    if args.only and previous.is_file():  # a partial run updates the earlier summary instead of replacing it
+        summary["notebooks"] = json.loads(previous.read_text()).get("notebooks", {})
     status = 0
     for i, path in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {path.name} ({args.profile}) ...", flush=True)
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             entry["figures"] = json.loads(results_file.read_text()).get("figures", {})
         summary["notebooks"][path.stem] = entry
         print(f"    done in {entry['seconds']:.1f} s, peak memory {entry['peak_mb']} MB", flush=True)
-    summary["total_seconds"] = round(time.perf_counter() - total, 1)
+    summary["notebooks"] = dict(sorted(summary["notebooks"].items()))
+    summary["total_seconds"] = round(sum(e["seconds"] for e in summary["notebooks"].values()), 1)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out_dir / "summary.md").write_text(markdown(summary))
     print(f"summary: {out_dir / 'summary.md'} (total {summary['total_seconds']:.0f} s)")
@@ -142,7 +145,7 @@ def markdown(summary: dict) -> str:
     for name, entry in summary["notebooks"].items():
         figs = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in entry.get("figures", {}).items())
         lines.append(f"| {name} | {entry['seconds']:.1f} | {entry['peak_mb']} | {figs} |")
-    lines.append(f"| **all** | {summary['total_seconds']:.1f} | | |")
+    lines.append(f"| **all notebooks** | {summary['total_seconds']:.1f} | | |")
     return "\n".join(lines) + "\n"
 
 
