@@ -44,6 +44,17 @@ def _failing_cell(nb: nbformat.NotebookNode) -> tuple[int, str, str]:
     return -1, "", "unknown error"
 
 
+def _kernel_memory(client: NotebookClient) -> str:
+    """The kernel process's resident and peak memory (Linux /proc), or '' where that cannot be read."""
+    try:
+        pid = client.km.provisioner.process.pid
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        rss, peak = (int(fields[k].split()[0]) / 1e3 for k in ("VmRSS", "VmHWM"))
+        return f"RSS {rss:6.0f} MB, peak {peak:6.0f} MB"
+    except (AttributeError, OSError, KeyError, ValueError):
+        return ""
+
+
 def run_one(path: Path, out_dir: Path, timeout: int) -> dict:
     """Execute one notebook; return its wall time and peak memory, or raise SystemExit naming the failing cell."""
     nb = nbformat.read(path, as_version=4)
@@ -61,7 +72,8 @@ def run_one(path: Path, out_dir: Path, timeout: int) -> dict:
         log.flush()
 
     def on_executed(cell: nbformat.NotebookNode, cell_index: int, execute_reply: dict) -> None:
-        log.write(f"cell {cell_index:3d} done   {time.perf_counter() - started.get(cell_index, 0):7.1f} s\n")
+        seconds = time.perf_counter() - started.get(cell_index, 0)
+        log.write(f"cell {cell_index:3d} done   {seconds:7.1f} s   {_kernel_memory(client)}\n")
         log.flush()
 
     client.on_cell_start, client.on_cell_executed = on_start, on_executed
