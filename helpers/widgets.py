@@ -1,6 +1,8 @@
 """Interactive ipywidgets controls used by the notebooks (explorers, quizzes, dropdowns).
 
-Each function builds and returns the widget; nothing is displayed on import.
+Each function builds and returns the widget; nothing is displayed on import. Figures are drawn into ``Image`` widgets
+as PNG bytes, never through an ``Output`` widget: capturing output into ``Output`` widgets intermittently hangs
+headless execution (nbclient, hence ``make run``), and PNG bytes look the same in Jupyter and Colab.
 """
 
 from __future__ import annotations
@@ -14,24 +16,19 @@ def feature_map_explorer(
 ) -> Any:
     """03: pick a photo and a layer; shows that layer's most active channels (helpers.inspect.feature_maps)."""
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
     from helpers import inspect
 
     cache: dict[str, dict[str, Any]] = {}
     photo = w.Dropdown(options=list(photos), description="photo")
     layer = w.Dropdown(options=list(layer_names), description="layer")
-    out = w.Output()
+    out = w.Image(format="png")
 
     def show(_: Any = None) -> None:
         if photo.value not in cache:
             cache[photo.value] = inspect.feature_maps(model, photos[photo.value], layer_names)
-        with out:
-            out.clear_output(wait=True)
-            fig = inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
-                                            title=f"Feature maps of {photo.value}")
-            plt.show()
-            plt.close(fig)
+        out.value = _png(inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
+                                                   title=f"Feature maps of {photo.value}"))
 
     photo.observe(show, names="value")
     layer.observe(show, names="value")
@@ -75,7 +72,6 @@ def diagnosis_quiz(curves: dict, desired_error: float, answers: dict, reasons: d
     ``reasons[name]`` explains it from the measured numbers. Introduced in ``01_bias_variance_learning_curves.ipynb``.
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
     from helpers.plots import plot_learning_curve
 
@@ -84,27 +80,23 @@ def diagnosis_quiz(curves: dict, desired_error: float, answers: dict, reasons: d
     picker = w.Dropdown(options=[(labels[n], n) for n in names], description="Show:")
     choice = w.RadioButtons(options=list(DIAGNOSES), value=None, description="Diagnosis:")
     button = w.Button(description="Check my answer", button_style="primary")
-    figure_out, feedback = w.Output(), w.Output()
+    figure_out, feedback = w.Image(format="png"), w.HTML()
 
     def draw(*_):
-        figure_out.clear_output(wait=True)
-        feedback.clear_output()
+        feedback.value = ""
         choice.value = None
-        with figure_out:
-            sizes, train, dev = curves[picker.value]
-            fig = plot_learning_curve(sizes, train, dev, desired_error, title=f"{labels[picker.value]}: which problem?")
-            plt.show(fig)
+        sizes, train, dev = curves[picker.value]
+        figure_out.value = _png(plot_learning_curve(sizes, train, dev, desired_error,
+                                                    title=f"{labels[picker.value]}: which problem?"))
 
     def check(*_):
-        feedback.clear_output()
-        with feedback:
-            name = picker.value
-            if choice.value is None:
-                print("Choose a diagnosis first.")
-            elif choice.value == answers[name]:
-                print(f"✓ Right: {answers[name]}. {reasons[name]}")
-            else:
-                print(f"✗ Not quite: this one is {answers[name]}. {reasons[name]}")
+        name = picker.value
+        if choice.value is None:
+            feedback.value = "Choose a diagnosis first."
+        elif choice.value == answers[name]:
+            feedback.value = f"✓ Right: {answers[name]}. {reasons[name]}"
+        else:
+            feedback.value = f"✗ Not quite: this one is {answers[name]}. {reasons[name]}"
 
     picker.observe(draw, names="value")
     button.on_click(check)
@@ -121,7 +113,6 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
     ``initial`` sets the starting values (e.g. ``**augment.SOURCE_RECIPE``). Introduced in ``02_data_augmentation.ipynb``.
     """
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
     from helpers import augment
     from helpers.plots import image_grid
@@ -143,19 +134,28 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
                                     description="zoom (frac.)", style=style, layout=layout),
         "horizontal_flip": w.Checkbox(value=bool(start["horizontal_flip"]), description="horizontal flip"),
     }
-    out = w.Output()
+    out = w.Image(format="png")
 
     def draw(*_):
         values = {k: c.value for k, c in controls.items()}
         stack = augment.augmentation_layers(**values, fill_mode=initial.get("fill_mode", "nearest"), seed=seed)
         copies = augment.augment_many(stack, image, n)
-        out.clear_output(wait=True)
-        with out:
-            fig = image_grid(list(copies), [f"copy {i + 1}" for i in range(n)],
-                             suptitle="Augmented copies: " + ", ".join(augment.describe(stack)), ncols=4)
-            plt.show(fig)
+        out.value = _png(image_grid(list(copies), [f"copy {i + 1}" for i in range(n)],
+                                    suptitle="Augmented copies: " + ", ".join(augment.describe(stack)), ncols=4))
 
     for control in controls.values():
         control.observe(draw, names="value")
     draw()
     return w.HBox([w.VBox(list(controls.values())), out])
+
+
+def _png(fig: Any) -> bytes:
+    """The figure as PNG bytes (then closed, so it is not also shown below the cell)."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

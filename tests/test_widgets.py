@@ -1,0 +1,46 @@
+"""The interactive widgets draw PNG images, never through Output widgets (whose capture can hang headless runs)."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import numpy as np
+
+from helpers import widgets
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def _images(box):
+    parts = list(_walk(box))
+    assert not any(isinstance(p, w.Output) for p in parts)
+    return [p for p in parts if isinstance(p, w.Image)]
+
+
+def test_augmentation_explorer_redraws_on_a_slider():
+    photo = np.random.default_rng(0).integers(0, 255, (48, 48, 3)).astype("float32")
+    box = widgets.augmentation_explorer(photo, n=4, seed=0, rotation_range=40, width_shift_range=0.2,
+                                        height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+    (image,) = _images(box)
+    first = image.value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    slider = next(p for p in _walk(box) if isinstance(p, (w.IntSlider, w.FloatSlider)) and "rotation" in p.description)
+    slider.value = 0
+    assert image.value != first
+
+
+def test_quiz_shows_a_curve_and_feedback():
+    curves = {"a": ([10, 20], [0.0, 1.0], [40.0, 30.0]), "b": ([10, 20], [30.0, 35.0], [36.0, 37.0])}
+    answers = {"a": widgets.DIAGNOSES[0], "b": widgets.DIAGNOSES[-1]}
+    box = widgets.diagnosis_quiz(curves, 10.0, answers, {"a": "reason a", "b": "reason b"})
+    (image,) = _images(box)
+    assert image.value[:4] == b"\x89PNG"
+    choice = next(p for p in _walk(box) if isinstance(p, w.RadioButtons))
+    button = next(p for p in _walk(box) if isinstance(p, w.Button))
+    feedback = next(p for p in _walk(box) if isinstance(p, w.HTML))
+    choice.value = answers["a"]
+    button.click()
+    assert feedback.value.startswith("✓") and "reason a" in feedback.value
