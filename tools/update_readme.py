@@ -31,15 +31,18 @@ def _fmt(key: str, value: object) -> str:
 
 def table(summary: dict) -> str:
     """One Markdown table for one summary.json."""
-    weights = ("random weights: timings and memory are real, accuracies of pretrained models are meaningless"
-               if summary["random_weights"] else "ImageNet weights where a notebook uses them")
+    random = summary["random_weights"]
+    weights = ("`COURSE_RANDOM_WEIGHTS=1`: timings and memory are real; accuracies are left out, they mean nothing"
+               if random else "real photos, no random-weights setting")
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
     lines = [f"**Profile `{summary['profile']}`**, {summary['date'][:10]}, {summary['machine']}; {versions}; {weights}.",
              "", "| notebook | wall time | peak memory | figures recorded (on this run) |", "|---|---:|---:|---|"]
     for name, entry in summary["notebooks"].items():
         figs = entry.get("figures", {})
-        shown = "; ".join(_fmt(k, figs[k]) for k in KEYS if k in figs)
+        shown = "; ".join(_fmt(k, figs[k]) for k in KEYS if k in figs and not (random and "accuracy" in k))
         lines.append(f"| {name} | {entry['seconds'] / 60:.1f} min | {entry['peak_mb']:,.0f} MB | {shown} |")
+    total = sum(e["seconds"] for e in summary["notebooks"].values())
+    lines.append(f"| all of the above | {total / 60:.1f} min | | |")
     return "\n".join(lines)
 
 
