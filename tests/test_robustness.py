@@ -212,7 +212,7 @@ def _tar_with(tmp_path: Path, kind: str) -> Path:
         ok = tarfile.TarInfo("cats_and_dogs_filtered/ok.txt")
         ok.size = 4
         tf_.addfile(ok, io.BytesIO(b"fine"))
-        bad = tarfile.TarInfo({"absolute": "/tmp/escaped.txt", "parent": "../escaped.txt"}.get(kind, "link"))
+        bad = tarfile.TarInfo({"absolute": "/course-test-escaped.txt", "parent": "../escaped.txt"}.get(kind, "link"))
         if kind == "symlink":
             bad.type, bad.linkname = tarfile.SYMTYPE, "../../escaped.txt"
         elif kind == "hardlink":
@@ -250,7 +250,7 @@ def test_extraction_refuses_members_that_would_land_outside_and_writes_nothing(t
         data.safe_extract(archive, tmp_path / "target")
     after = [p for p in sorted(tmp_path.rglob("*")) if p != tmp_path / "target"]
     assert after == before and not any((tmp_path / "target").iterdir())
-    assert not Path("/tmp/escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
+    assert not Path("/course-test-escaped.txt").exists() and not (tmp_path.parent / "escaped.txt").exists()
 
 
 # ---------------------------------------------------------------- downloads
