@@ -1,6 +1,7 @@
 """Side-by-side benchmark: the source's VGG16 feature-extraction recipe against this course's two recipes.
 
     python benchmarks/vgg16_feature_extraction.py [--per-class N] [--epochs 1] [--repeats 3] [--random-weights]
+                                                  [--recipes source fast stream]
 
 Recipes, all at 224×224 on the same photos, for the same number of epochs, with validation after each epoch:
 - ``source``: seed article 001 — every photo loaded into a float32 NumPy array, ``ImageDataGenerator`` (rescale,
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--random-weights", action="store_true")
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES),
+                        help="which recipes to run (the source's is always the reference, so it is always included)")
     parser.add_argument("--one", choices=RECIPES, help=argparse.SUPPRESS)  # internal: run one recipe, print JSON
     args = parser.parse_args(argv)
     weights = None if args.random_weights else "imagenet"
@@ -151,9 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_recipe(args.one, args.data_dir, args.per_class, args.epochs, weights)))
         return 0
 
-    runs: dict[str, list[dict]] = {r: [] for r in RECIPES}
+    recipes = [r for r in RECIPES if r == "source" or r in args.recipes]
+    runs: dict[str, list[dict]] = {r: [] for r in recipes}
     for rep in range(args.repeats):
-        for recipe in RECIPES:
+        for recipe in recipes:
             cmd = [sys.executable, __file__, "--one", recipe, "--data-dir", str(args.data_dir),
                    "--epochs", str(args.epochs)] + (["--per-class", str(args.per_class)] if args.per_class else []) \
                 + (["--random-weights"] if args.random_weights else [])
@@ -167,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['peak_mb']:.0f} MB", flush=True)
 
     med = {r: {k: statistics.median(x[k] for x in runs[r]) for k in
-               ("seconds_to_trained_head", "seconds_per_epoch", "images_per_second", "peak_mb")} for r in RECIPES}
+               ("seconds_to_trained_head", "seconds_per_epoch", "images_per_second", "peak_mb")} for r in recipes}
     ref = med["source"]
     lines = [
         f"VGG16 feature extraction at {SIZE}×{SIZE}, {runs['source'][0]['train_images']} training photos, "
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "| recipe | s to trained head | s per epoch | images/s | peak memory (MB) | speed-up vs source | memory vs source |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in RECIPES:
+    for r in recipes:
         m = med[r]
         lines.append(f"| {r} | {m['seconds_to_trained_head']:.1f} | {m['seconds_per_epoch']:.1f} | "
                      f"{m['images_per_second']:.1f} | {m['peak_mb']:.0f} | "
@@ -186,12 +190,13 @@ def main(argv: list[str] | None = None) -> int:
                      f"{m['peak_mb'] / ref['peak_mb']:.2f}× |")
     if not args.random_weights:
         lines.append("")
-        lines += [f"- {r}: validation accuracy {statistics.median(x['val_accuracy'] for x in runs[r]):.3f}" for r in RECIPES]
+        lines += [f"- {r}: validation accuracy {statistics.median(x['val_accuracy'] for x in runs[r]):.3f}" for r in recipes]
     table = "\n".join(lines) + "\n"
     out_dir = ROOT / "build" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "vgg16_feature_extraction.md").write_text(table)
-    (out_dir / "vgg16_feature_extraction.json").write_text(json.dumps({"median": med, "runs": runs}, indent=2))
+    stem = f"vgg16_feature_extraction_{runs['source'][0]['train_images']}photos_{args.epochs}epochs"
+    (out_dir / f"{stem}.md").write_text(table)
+    (out_dir / f"{stem}.json").write_text(json.dumps({"median": med, "runs": runs}, indent=2))
     print(table)
     return 0
 
