@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 
 def peak_memory_mb() -> float:
-    """Peak resident memory of this process so far, in MB."""
+    """Peak resident memory of this process so far, in MB (10^6 bytes; Linux counts ru_maxrss in KiB, macOS in bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1e6 if sys.platform == "darwin" else peak / 1e3
+    return (peak if sys.platform == "darwin" else peak * 1024) / 1e6
 
 
 @dataclass

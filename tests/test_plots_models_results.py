@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,6 +9,8 @@ import pytest
 
 from helpers import models, plots, results, timing
 from helpers.profile import Profile
+
+ROOT_DIR = Path(__file__).resolve().parents[1]
 
 
 def _axes_are_labelled(fig):
@@ -87,7 +90,28 @@ def test_timer_measures_time_and_memory():
     assert t.seconds > 0 and t.peak_mb > 10 and t.rate(10) > 0
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="needs Linux /proc")
+def test_peak_memory_is_in_megabytes_of_a_million_bytes():
+    # /proc reports VmHWM (the same peak as ru_maxrss) in KiB; KiB / 1000 would read 2.4% low
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    peak_bytes = int(fields["VmHWM"].split()[0]) * 1024
+    assert timing.peak_memory_mb() == pytest.approx(peak_bytes / 1e6, rel=0.005)
+
+
 def test_weights_guard_explains_corrupted_cache():
     with pytest.raises(models.WeightsUnavailable, match="fails its checksum"):
         with models.weights_guard():
             raise ValueError("Incomplete or corrupted file detected. The sha256 file hash does not match")
+
+
+def test_update_readme_replaces_only_the_block_between_its_markers():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT_DIR / "tools" / "update_readme.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    text = "intro\n<!-- bench:start -->\nold \\1 table\n<!-- bench:end -->\n<!-- measured:start -->\nkeep\n<!-- measured:end -->\n"
+    out = tool.replace_block(text, "bench", "| new | 1.5× \\1 |")
+    assert out == text.replace("old \\1 table", "| new | 1.5× \\1 |")
+    with pytest.raises(ValueError, match="bench:start"):
+        tool.replace_block("no markers here", "bench", "x")

@@ -49,7 +49,7 @@ def _kernel_memory(client: NotebookClient) -> str:
     try:
         pid = client.km.provisioner.process.pid
         fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
-        rss, peak = (int(fields[k].split()[0]) / 1e3 for k in ("VmRSS", "VmHWM"))
+        rss, peak = (int(fields[k].split()[0]) * 1024 / 1e6 for k in ("VmRSS", "VmHWM"))  # /proc's "kB" are KiB
         return f"RSS {rss:6.0f} MB, peak {peak:6.0f} MB"
     except (AttributeError, OSError, KeyError, ValueError):
         return ""

@@ -1,9 +1,11 @@
 """Write the README's measured-results section from the summaries that ``make run`` recorded.
 
     python tools/update_readme.py build/run-quick/summary.json build/run-quick-random/summary.json
+    python tools/update_readme.py --bench build/bench/vgg16_feature_extraction_*.md
 
 Replaces what stands between ``<!-- measured:start -->`` and ``<!-- measured:end -->`` in README.md with one table
-per summary (newest figures per notebook win), so no figure in that section is typed by hand.
+per summary (newest figures per notebook win), and with ``--bench`` what stands between ``<!-- bench:start -->`` and
+``<!-- bench:end -->`` with the tables that ``make bench`` wrote, so no figure in those sections is typed by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-START, END = "<!-- measured:start -->", "<!-- measured:end -->"
+MARKERS = {"measured": ("<!-- measured:start -->", "<!-- measured:end -->"),
+           "bench": ("<!-- bench:start -->", "<!-- bench:end -->")}
 # The figures worth showing per notebook, in this order, when a notebook recorded them.
 KEYS = ("baseline_val_accuracy", "unregularised_val_accuracy", "plain_val_accuracy", "augmented_val_accuracy",
         "gap_plain", "gap_augmented", "val_accuracy_path_a", "val_accuracy_path_b", "val_accuracy",
@@ -48,16 +51,29 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main(paths: list[str]) -> int:
+def replace_block(text: str, block: str, body: str) -> str:
+    """``text`` with what stands between the block's two markers replaced by ``body``."""
+    start, end = MARKERS[block]
+    if start not in text or end not in text:
+        raise ValueError(f"README.md lacks the {start} ... {end} markers")
+    return re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: f"{start}\n{body}\n{end}", text, flags=re.S)
+
+
+def main(argv: list[str]) -> int:
     readme = ROOT / "README.md"
-    text = readme.read_text()
-    if START not in text or END not in text:
-        print(f"README.md lacks the {START} ... {END} markers", file=sys.stderr)
+    bench = argv[0] == "--bench" if argv else False
+    paths = argv[1:] if bench else argv
+    if bench:
+        body = "\n\n".join(Path(p).read_text().strip() for p in paths)
+    else:
+        body = "\n\n".join(table(json.loads(Path(p).read_text())) for p in paths)
+    try:
+        text = replace_block(readme.read_text(), "bench" if bench else "measured", body)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    body = "\n\n".join(table(json.loads(Path(p).read_text())) for p in paths)
-    text = re.sub(re.escape(START) + r".*?" + re.escape(END), f"{START}\n{body}\n{END}", text, flags=re.S)
     readme.write_text(text)
-    print(f"README.md: measured section written from {len(paths)} summaries")
+    print(f"README.md: {'bench' if bench else 'measured'} section written from {len(paths)} files")
     return 0
 
 
