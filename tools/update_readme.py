@@ -61,7 +61,7 @@ def replace_block(text: str, block: str, body: str) -> str:
 
 def main(argv: list[str]) -> int:
     readme = ROOT / "README.md"
-    bench = argv[0] == "--bench" if argv else False
+    bench = bool(argv) and argv[0] == "--bench"
     paths = argv[1:] if bench else argv
     if bench:
         body = "\n\n".join(Path(p).read_text().strip() for p in paths)
