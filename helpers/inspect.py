@@ -309,12 +309,13 @@ def plot_grad_cam(
     ncols: int = 4,
     alpha: float = 0.5,
     title: str | None = None,
+    cams: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Figure:
-    """Photos with their Grad-CAM heat map overlaid, titled ✓/✗ with prediction and truth, and a colour bar."""
+    """Photos with their Grad-CAM heat map overlaid, titled ✓/✗ with prediction and truth; ``cams``: grad_cam's result."""
     import matplotlib.pyplot as plt
 
     batch = _as_batch(model, images)
-    heat, p_dog = grad_cam(model, batch, layer_name)
+    heat, p_dog = cams if cams is not None else grad_cam(model, batch, layer_name)
     nrows = int(np.ceil(len(batch) / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols + 1, 2.9 * nrows), squeeze=False, layout="constrained")
     shown = None

@@ -277,3 +277,12 @@ def test_feature_map_explorer_switches_layer_and_photo(photos):
     layer.value = "block5_conv3"
     photo.value = "b"
     assert photo.options == ("a", "b") and layer.options == ("block1_conv2", "block5_conv3")
+
+
+def test_grad_cam_figure_uses_maps_it_is_given(trained_patch_model):
+    model, x, y, _ = trained_patch_model
+    heat, p_dog = inspect.grad_cam(model, x[:2], "conv_b")
+    sure_dog = np.full_like(p_dog, 0.99)  # given probabilities, not the model's: the titles must show these
+    fig = inspect.plot_grad_cam(model, x[:2], np.array([1, 0]), "conv_b", ncols=2, cams=(heat, sure_dog))
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[0].startswith("✓ pred dogs (99%)") and titles[1].startswith("✗ pred dogs (99%)")
