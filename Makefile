@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= smoke
+TEST_JOBS ?= 2
 export COURSE_PROFILE ?= $(PROFILE)
 
 .PHONY: install lab test run bench clean strip
@@ -19,9 +20,9 @@ install: $(VENV)/.installed
 lab: install  ## install everything and open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
-test: install  ## unit tests, then every notebook under nbval in the smoke profile
+test: install  ## unit tests and every notebook under nbval in the smoke profile, on TEST_JOBS workers (default 2)
 	@start=$$(date +%s); \
-	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks \
+	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
 

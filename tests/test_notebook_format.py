@@ -3,6 +3,7 @@ stripped except NBVAL_CHECK_OUTPUT cells (which nbval will really compare), no m
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -69,3 +70,20 @@ def test_strip_keeps_only_checked_outputs(tmp_path):
     again = nbformat.read(path, as_version=4)
     assert again.cells[0].outputs == [] and again.cells[0].execution_count is None
     assert again.cells[1].outputs[0]["text"] == "2\n" and again.cells[1].execution_count == 2
+
+
+def test_a_notebook_that_reads_another_runs_after_it_on_the_same_worker():
+    """make test's parallel workers: what a notebook's code reads from another notebook must be in its work unit."""
+    from conftest import work_unit
+
+    readers = {}
+    for path in NOTEBOOKS:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        for other in set(re.findall(r"[\"'/](\d\d)_[a-z]", code)) - {path.name[:2]}:
+            readers.setdefault(path.name[:2], set()).add(other)
+            assert other < path.name[:2], f"{path.name} reads notebook {other}'s output but runs before it"
+            source = next(p for p in NOTEBOOKS if p.name.startswith(other))
+            assert work_unit(f"notebooks/{path.name}::Cell 0") == work_unit(f"notebooks/{source.name}::Cell 0")
+    assert readers == {"02": {"01"}, "04": {"03"}}, "a new dependency between notebooks: check tests/conftest.py"
+    assert work_unit("notebooks/05_x.ipynb::Cell 3") != work_unit("notebooks/06_x.ipynb::Cell 3")
+    assert work_unit("tests/test_data.py::test_x") == "tests/test_data.py"
