@@ -20,10 +20,12 @@ install: $(VENV)/.installed
 lab: install  ## install everything and open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
-test: install  ## unit tests and every notebook under nbval in the smoke profile, on TEST_JOBS workers (default 2)
+test: install  ## unit tests and every notebook under nbval in smoke on TEST_JOBS workers (default 2), then the saved models evaluated
 	@start=$$(date +%s); \
 	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
-	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; status=$$?; \
+	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly && \
+	COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) tools/check_saved_models.py $(CURDIR)/build/test-work; \
+	status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
 
 run: install  ## execute every notebook headless in PROFILE (default smoke); RUN_ARGS="--only 03 04 --random-weights"

@@ -142,3 +142,27 @@ def test_running_out_of_memory_names_the_batch_size_to_lower(saved, photos):
 
     with pytest.raises(ModelError, match=r"Out of memory at batch_size=32: lower it \(e.g. batch_size=8"):
         evaluate(Hungry(), photos)
+
+
+def test_make_tests_saved_model_check_names_a_missing_or_damaged_model(saved, photos, tmp_path, capsys):
+    """tools/check_saved_models.py (run by make test after the notebooks): each notebook's model must evaluate."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    from check_saved_models import SAVED_BY, check
+
+    models_dir = tmp_path / "work" / "models"
+    models_dir.mkdir(parents=True)
+    for number in SAVED_BY:
+        shutil.copy(saved, models_dir / f"{number}_colour.keras")
+    assert check(tmp_path / "work", photos) == []
+    assert capsys.readouterr().out.count("accuracy 100.0%") == len(SAVED_BY)  # 10 usable photos, skipped ones listed
+
+    (models_dir / "06_colour.keras").unlink()
+    (models_dir / "04_colour.keras").write_bytes(b"garbage" * 20)
+    problems = check(tmp_path / "work", photos)
+    assert len(problems) == 2
+    assert "04_colour.keras" in problems[0] and "damaged" in problems[0]
+    assert problems[1].startswith("notebook 06 saved no model")
