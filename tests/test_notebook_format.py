@@ -74,7 +74,12 @@ def test_strip_keeps_only_checked_outputs(tmp_path):
 
 def test_a_notebook_that_reads_another_runs_after_it_on_the_same_worker():
     """make test's parallel workers: what a notebook's code reads from another notebook must be in its work unit."""
-    from conftest import work_unit
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("repository_conftest", ROOT / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    work_unit = module.work_unit
 
     readers = {}
     for path in NOTEBOOKS:
@@ -84,6 +89,6 @@ def test_a_notebook_that_reads_another_runs_after_it_on_the_same_worker():
             assert other < path.name[:2], f"{path.name} reads notebook {other}'s output but runs before it"
             source = next(p for p in NOTEBOOKS if p.name.startswith(other))
             assert work_unit(f"notebooks/{path.name}::Cell 0") == work_unit(f"notebooks/{source.name}::Cell 0")
-    assert readers == {"02": {"01"}, "04": {"03"}}, "a new dependency between notebooks: check tests/conftest.py"
+    assert readers == {"02": {"01"}, "04": {"03"}}, "a new dependency between notebooks: check conftest.py"
     assert work_unit("notebooks/05_x.ipynb::Cell 3") != work_unit("notebooks/06_x.ipynb::Cell 3")
     assert work_unit("tests/test_data.py::test_x") == "tests/test_data.py"
