@@ -209,12 +209,40 @@ def download_dataset(
 
 def make_smoke_dataset(root: Path, counts: dict[str, int] = SMOKE_COUNTS, seed: int = 0) -> Path:
     """Write small deterministic JPEGs in the real layout: warm round 'cats', cool square 'dogs'; return the folder."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
     done = root / ".complete"
     if done.is_file():
         return root
+    # Generated beside the folder, then renamed into place in one step: two kernels that start together (make test's
+    # workers) never read a photo the other is still writing, and an interrupted run leaves no half-made folder.
+    root.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    partial.chmod(0o755)  # mkdtemp makes it private; the cache folder is an ordinary one
+    try:
+        _write_smoke_images(partial, counts, seed)
+        for attempt in range(2):
+            try:
+                partial.rename(root)
+                return root
+            except OSError:  # the folder exists: another process finished first, or an older run stopped half-way
+                if done.is_file():
+                    return root
+                if attempt == 0:
+                    stale = root.with_name(f".{root.name}.stale-{os.getpid()}")
+                    try:
+                        root.rename(stale)  # our own generated images, never a learner's: set aside, then removed
+                    except OSError:
+                        pass  # another process set it aside first
+                    shutil.rmtree(stale, ignore_errors=True)
+        raise DataError(f"Could not create the smoke images in {root}: delete that folder and run again.")
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _write_smoke_images(root: Path, counts: dict[str, int], seed: int) -> None:
+    """The smoke images themselves, written into ``root`` (see :func:`make_smoke_dataset`)."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
     rng = np.random.default_rng(seed)
     for split in SPLITS:
         start = 0 if split == "train" else 2000
@@ -231,8 +259,7 @@ def make_smoke_dataset(root: Path, counts: dict[str, int] = SMOKE_COUNTS, seed: 
                 box = (x, y, x + w // 2, y + h // 2)
                 (draw.ellipse if label == 0 else draw.rectangle)(box, fill=(250, 250, 250))
                 img.save(folder / f"{name[:-1]}.{start + i}.jpg", quality=90)
-    done.write_text("ok\n")
-    return root
+    (root / ".complete").write_text("ok\n")
 
 
 # ---------------------------------------------------------------- where the data is

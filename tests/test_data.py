@@ -121,3 +121,55 @@ def test_inventory_skips_files_that_are_not_images(tmp_path):
     root = data.make_smoke_dataset(tmp_path / "s")
     (root / "train" / "cats" / "notes.jpg").write_text("not a photo")
     assert "notes.jpg" not in set(data.inventory(root).file)
+
+
+def _make_smoke_in(root: str) -> int:
+    from pathlib import Path
+
+    from helpers import data as d
+
+    return len(list(Path(d.make_smoke_dataset(Path(root))).rglob("*.jpg")))
+
+
+def test_smoke_images_made_by_processes_at_once_are_all_whole(tmp_path):
+    """Several processes generating the smoke images at once (make test's two kernels): each gets the whole set."""
+    import multiprocessing
+
+    from PIL import Image
+
+    root = tmp_path / "cache" / "smoke"
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        counts = pool.map(_make_smoke_in, [str(root)] * 8)
+    expected = 2 * sum(data.SMOKE_COUNTS.values())
+    assert counts == [expected] * 8
+    for path in root.rglob("*.jpg"):
+        with Image.open(path) as img:
+            img.load()  # raises on a truncated file
+    assert sorted(p.name for p in root.parent.iterdir()) == ["smoke"], "no partial folders left behind"
+
+
+def test_a_half_made_smoke_folder_from_an_interrupted_run_is_replaced(tmp_path):
+    root = tmp_path / "smoke"
+    (root / "train" / "cats").mkdir(parents=True)
+    (root / "train" / "cats" / "cat.0.jpg").write_bytes(b"")  # interrupted mid-write, no .complete marker
+    data.make_smoke_dataset(root)
+    assert (root / ".complete").is_file()
+    assert (root / "train" / "cats" / "cat.0.jpg").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["smoke"]
+
+
+def test_no_one_sees_the_smoke_folder_half_made(tmp_path, monkeypatch):
+    """While the images are being written, the folder a notebook reads either does not exist yet or is complete."""
+    from PIL import Image
+
+    root = tmp_path / "smoke"
+    seen = []
+    save = Image.Image.save
+
+    def watching_save(self, fp, *args, **kwargs):
+        seen.append(not root.exists() or (root / ".complete").is_file())
+        return save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", watching_save)
+    data.make_smoke_dataset(root)
+    assert len(seen) == 2 * sum(data.SMOKE_COUNTS.values()) and all(seen)
