@@ -24,7 +24,7 @@ test: install  ## unit tests and every notebook under nbval in smoke on TEST_JOB
 	@start=$$(date +%s); \
 	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly && \
-	COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) tools/check_saved_models.py $(CURDIR)/build/test-work; \
+	$(PY) tools/check_saved_models.py $(CURDIR)/build/test-work; \
 	status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
 
