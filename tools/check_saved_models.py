@@ -23,7 +23,8 @@ def check(work_dir: Path, image_dir: Path) -> list[str]:
     """Evaluate every notebook-saved model under ``work_dir/models``; return the problems found (empty if none)."""
     from helpers import checks, evaluate
 
-    folder = image_dir / "validation" if (image_dir / "validation").is_dir() else image_dir  # as evaluate reads it
+    dataset_root = (image_dir / "validation").is_dir() and (image_dir / "train").is_dir()
+    folder = image_dir / "validation" if dataset_root else image_dir  # the photos evaluate() will read
     report = checks.scan_classes(folder)
     expected = report.count(report.split)
     problems = []
