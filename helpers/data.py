@@ -5,6 +5,7 @@ Introduced in ``00_start_here.ipynb``. Nothing here runs on import.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -219,21 +220,19 @@ def make_smoke_dataset(root: Path, counts: dict[str, int] = SMOKE_COUNTS, seed: 
     partial.chmod(0o755)  # mkdtemp makes it private; the cache folder is an ordinary one
     try:
         _write_smoke_images(partial, counts, seed)
-        for attempt in range(2):
-            try:
-                partial.rename(root)
-                return root
-            except OSError:  # the folder exists: another process finished first, or an older run stopped half-way
-                if done.is_file():
-                    return root
-                if attempt == 0:
-                    stale = root.with_name(f".{root.name}.stale-{os.getpid()}")
-                    try:
-                        root.rename(stale)  # our own generated images, never a learner's: set aside, then removed
-                    except OSError:
-                        pass  # another process set it aside first
-                    shutil.rmtree(stale, ignore_errors=True)
-        raise DataError(f"Could not create the smoke images in {root}: delete that folder and run again.")
+        try:
+            partial.rename(root)
+        except OSError:  # the folder exists: another process finished first, or an older run stopped half-way
+            if not done.is_file():  # half-made: our own generated images, never a learner's, so set aside and replace
+                stale = root.with_name(f".{root.name}.stale-{os.getpid()}")
+                with contextlib.suppress(OSError):  # another process may have set it aside first
+                    root.rename(stale)
+                shutil.rmtree(stale, ignore_errors=True)
+                with contextlib.suppress(OSError):  # ... or put its own complete folder in place first
+                    partial.rename(root)
+        if not done.is_file():
+            raise DataError(f"Could not create the smoke images in {root}: delete that folder and run again.")
+        return root
     finally:
         shutil.rmtree(partial, ignore_errors=True)
 
