@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from helpers.checks import Unusable
 
+SPLIT_NAMES = {"train", "val", "validation", "test"}  # folder names that mean a split, never a class
 LEGACY_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".pb": "SavedModel", ".tflite": "TensorFlow Lite"}
 
 
@@ -125,12 +126,6 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def _dog_probability_threshold(model: keras.Model) -> float:
-    """0.5 for a sigmoid output, 0.0 for a raw logit (a Dense(1) without activation)."""
-    activation = getattr(model.layers[-1], "activation", None)
-    return 0.5 if getattr(activation, "__name__", "") == "sigmoid" else 0.0
-
-
 def evaluate(
     model: keras.Model | str | Path,
     folder: str | Path,
@@ -149,7 +144,7 @@ def evaluate(
     import pandas as pd
     import tensorflow as tf
 
-    from helpers import checks, data
+    from helpers import checks, data, outputs
 
     if not hasattr(model, "predict"):
         model = load_model(model, trusted=trusted)
@@ -160,6 +155,13 @@ def evaluate(
     report = checks.scan_classes(folder)
     checks.require_trainable(report)
     names = report.class_names
+    splits = [n for n in names if n.lower() in SPLIT_NAMES]
+    if splits:
+        held_out = [n for n in names if n.lower() != "train"] or names
+        raise DataError(
+            f"{folder} holds split folders ({', '.join(splits)}), not class folders: pass the split to measure on, "
+            f"e.g. {folder / held_out[0]} (its cats/ and dogs/ are the classes)."
+        )
     if len(names) != 2:
         raise DataError(f"{folder} has {len(names)} class folders ({', '.join(names)}); the model tells two apart.")
     files = report.files(report.split)
@@ -179,7 +181,11 @@ def evaluate(
     if scores.shape[-1] == 2:
         y_pred = scores.argmax(axis=-1)
     elif scores.shape[-1] == 1:
-        y_pred = (scores.ravel() >= _dog_probability_threshold(model)).astype(int)
+        try:
+            threshold = outputs.decision_threshold(model)
+        except outputs.UnreadableOutput as exc:
+            raise ModelError(str(exc)) from None
+        y_pred = (scores.ravel() >= threshold).astype(int)
     else:
         raise ModelError(f"The model has {scores.shape[-1]} outputs; a cats-vs-dogs model has 1 (sigmoid) or 2 (softmax).")
     confusion = pd.DataFrame(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from helpers import outputs
 from helpers.data import CLASS_NAMES
 from helpers.plots import RIGHT, WRONG
 
@@ -223,14 +224,6 @@ def plot_feature_space(
 # ---------------------------------------------------------------- Grad-CAM
 
 
-def _output_layer(model: keras.Model) -> keras.layers.Layer:
-    history = getattr(model.outputs[0], "_keras_history", None)
-    layer = history[0] if history else model.layers[-1]
-    if layer is not model and hasattr(layer, "layers") and getattr(layer, "outputs", None):
-        return _output_layer(layer)  # a nested head (the course's Sequential "head"): its own last layer
-    return layer
-
-
 def grad_cam(
     model: keras.Model, images: Any, layer_name: str, class_index: int | None = None, batch_size: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -246,8 +239,8 @@ def grad_cam(
 
     layer = _find_layer(model, layer_name)
     batch = _as_batch(model, images)
-    head = _output_layer(model)
-    squash = getattr(head, "activation", None) is keras.activations.sigmoid
+    head = outputs.output_layer(model)
+    squash = outputs.output_activation(model) == "sigmoid"
     maps, probs = [], []
     for start in range(0, len(batch), batch_size):
         x = tf.constant(batch[start : start + batch_size])
@@ -374,11 +367,9 @@ def _grey_box(batch: np.ndarray, tops: np.ndarray, lefts: np.ndarray, side: int)
 
 
 def _predict_p(model: keras.Model, batch: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    import keras
-
     out = np.concatenate([np.asarray(model(batch[i : i + batch_size], training=False)).ravel()
                           for i in range(0, len(batch), batch_size)])
-    squash = getattr(_output_layer(model), "activation", None) is keras.activations.sigmoid
+    squash = outputs.output_activation(model) == "sigmoid"
     return out if squash else 1 / (1 + np.exp(-out))
 
 

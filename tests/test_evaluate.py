@@ -120,6 +120,17 @@ def test_folder_problems_stop_evaluation_with_the_scan_message(saved, tmp_path):
         evaluate(saved, tmp_path / "one")
 
 
+@pytest.mark.parametrize("splits", [("train", "val"), ("train", "test"), ("validation", "test")])
+def test_split_folders_are_never_scored_as_the_two_classes(saved, tmp_path, splits):
+    root = data.make_smoke_dataset(tmp_path / "smoke", counts={"train": 2, "validation": 2})
+    (root / "validation").rename(root / splits[1])
+    if splits[0] != "train":
+        (root / "train").rename(root / splits[0])
+    with pytest.raises(DataError, match=rf"holds split folders .*pass the split to measure on, e.g. .*{splits[1]}"):
+        evaluate(saved, root)
+    assert evaluate(saved, root / splits[1]).accuracy == 1.0
+
+
 def test_command_line_prints_accuracy_matrix_and_counts(saved, photos, capsys):
     assert main([str(saved), str(photos)]) == 0
     out = capsys.readouterr().out
