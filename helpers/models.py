@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -64,6 +65,12 @@ def weights_guard() -> Iterator[None]:
                 "A cached ImageNet weight file in ~/.keras/models fails its checksum (an interrupted download?). "
                 "Re-run this cell with network to fetch it again, or replace the file with a good copy."
             ) from None
+        damaged = None if "URL fetch failure" in text else _file_being_read(exc)
+        if damaged:  # Keras checks no hash for some files (MobileNetV2's): a cut-short one fails only when read
+            raise WeightsUnavailable(
+                f"The weight file {damaged} exists but cannot be read ({text.splitlines()[0] if text else type(exc).__name__}): "
+                "it is damaged, e.g. a download cut short. Delete it and run again."
+            ) from None
         if "URL fetch failure" in text or "urlopen error" in text or isinstance(exc, OSError):
             raise WeightsUnavailable(
                 "The ImageNet weights could not be downloaded (no network?) and are not in Keras's cache "
@@ -72,6 +79,19 @@ def weights_guard() -> Iterator[None]:
             ) from None
         raise
 
+
+def _file_being_read(exc: BaseException) -> str | None:
+    """The existing file a failed weights load was reading (read from the traceback's frames), if any."""
+    if not isinstance(exc, OSError) or isinstance(exc, ConnectionError) or "urlopen" in str(exc):
+        return None
+    found, tb = None, exc.__traceback__
+    while tb is not None:
+        for name in ("weights_path", "filepath", "weights", "name"):  # Keras, its applications, h5py.File
+            value = tb.tb_frame.f_locals.get(name)
+            if isinstance(value, (str, os.PathLike)) and os.path.isfile(value):
+                found = os.fspath(value)
+        tb = tb.tb_next
+    return found
 
 
 def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: str,

@@ -104,6 +104,22 @@ def test_weights_guard_explains_corrupted_cache():
             raise ValueError("Incomplete or corrupted file detected. The sha256 file hash does not match")
 
 
+def test_a_cached_weight_file_cut_short_is_reported_as_damaged_with_its_path(tmp_path):
+    """MobileNetV2's file has no hash in Keras: a download cut short is only found out when the file is read."""
+    import keras
+
+    good = tmp_path / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.weights.h5"
+    keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None, alpha=0.35).save_weights(good)
+    cut = tmp_path / "cut.weights.h5"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    with pytest.raises(models.WeightsUnavailable, match=rf"{cut}.*damaged.*Delete it and run again") as info:
+        with models.weights_guard():
+            keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=str(cut), alpha=0.35)
+    assert "no network" not in str(info.value)
+    with models.weights_guard():  # the good file loads through the same path
+        keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=str(good), alpha=0.35)
+
+
 def test_update_readme_replaces_only_the_block_between_its_markers():
     import importlib.util
 
