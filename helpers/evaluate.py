@@ -11,8 +11,12 @@ prints the accuracy, a confusion matrix and per-class counts. The course's model
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import sys
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,7 +69,8 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
     import keras
 
     try:
-        return keras.models.load_model(path, safe_mode=not trusted)
+        with _keras_loadable(path) as loadable:
+            return keras.models.load_model(loadable, safe_mode=not trusted)
     except Exception as exc:
         text = str(exc)
         if not trusted and ("safe_mode" in text or "arbitrary code" in text):
@@ -78,6 +83,43 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
             f"Could not rebuild the model in {path.name} ({type(exc).__name__}: {text.splitlines()[0] if text else ''}). "
             "It may use a custom layer or a newer Keras: load it where it was made and re-save it."
         ) from None
+
+
+def _symmetric_shear_to_scalar(node: object) -> bool:
+    """Rewrite every RandomShear factor saved as [-f, f] to f, in place; True if any was."""
+    changed = False
+    if isinstance(node, dict):
+        if node.get("class_name") == "RandomShear" and isinstance(node.get("config"), dict):
+            for key in ("x_factor", "y_factor"):
+                value = node["config"].get(key)
+                if isinstance(value, list) and len(value) == 2 and value[0] == -value[1] and value[0] < 0:
+                    node["config"][key], changed = value[1], True
+        changed = any([_symmetric_shear_to_scalar(v) for v in node.values()]) or changed
+    elif isinstance(node, list):
+        changed = any([_symmetric_shear_to_scalar(v) for v in node]) or changed
+    return changed
+
+
+@contextlib.contextmanager
+def _keras_loadable(path: Path) -> Iterator[Path]:
+    """``path``, or a temporary copy whose config Keras 3.15 can read back (see :func:`_symmetric_shear_to_scalar`).
+
+    Keras 3.15's ``RandomShear.get_config()`` writes a factor f as the range [-f, f], and its constructor then rejects
+    the negative bound, so any model with the layer saves but does not load (keras-team/keras#21110). A scalar f means
+    the same range [-f, f], so the copy differs from the file only there; the file itself is never changed.
+    """
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        if not _symmetric_shear_to_scalar(config):
+            yield path
+            return
+        with tempfile.TemporaryDirectory(prefix="course-load-") as tmp:
+            copy = Path(tmp) / path.name
+            with zipfile.ZipFile(copy, "w") as out:
+                for item in archive.infolist():
+                    data = json.dumps(config).encode() if item.filename == "config.json" else archive.read(item)
+                    out.writestr(item, data)
+            yield copy
 
 
 def input_size(model: keras.Model, image_size: int | tuple[int, int] | None = None) -> tuple[int, int]:
