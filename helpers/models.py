@@ -94,16 +94,37 @@ def _file_being_read(exc: BaseException) -> str | None:
     return found
 
 
+def backbone_weights(profile: Profile, architecture: str) -> str | None:
+    """What to pass as ``weights=`` to ``keras.applications``: 'imagenet', the smoke stand-in file's path, or None.
+
+    ``architecture`` is 'vgg16', 'inception_v3' or 'mobilenet_v2'. In smoke the stand-in is built on first use
+    (:mod:`helpers.smoke_weights`) and Keras loads it exactly as it loads the ImageNet file it downloads.
+    """
+    if profile.weights == "stand-in":
+        from helpers import smoke_weights
+
+        return str(smoke_weights.ensure(architecture))
+    return profile.weights
+
+
 def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: str,
                           cache_dir: str | None = None) -> str | None:
     """05: the path of a pretrained weight file fetched with ``keras.utils.get_file`` (cached in ~/.keras/models).
 
-    Returns None when the profile runs without pretrained weights (``profile.weights is None``: smoke, random
-    weights), so the notebook loads nothing. Otherwise Keras downloads the file once with a progress bar, checks its
-    hash, and later calls (offline too) reuse the cached copy; a failed download raises :class:`WeightsUnavailable`.
+    Returns None with random weights (``profile.weights is None``), so the notebook loads nothing; in smoke, the
+    stand-in file of the architecture ``fname`` starts with (``inception_v3_...``). Otherwise Keras downloads the file
+    once with a progress bar, checks its hash, and later calls (offline too) reuse the cached copy; a failed download
+    raises :class:`WeightsUnavailable`.
     """
     if profile.weights is None:
         return None
+    if profile.weights == "stand-in":
+        from helpers import smoke_weights
+
+        architecture = next((a for a in smoke_weights.RECIPES if fname.startswith(a)), None)
+        if architecture is None:
+            raise ValueError(f"No smoke stand-in for {fname}: the file name must start with one of {', '.join(smoke_weights.RECIPES)}.")
+        return str(smoke_weights.ensure(architecture))
     import keras
 
     with weights_guard():

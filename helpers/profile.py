@@ -40,8 +40,10 @@ class Profile:
 
     @property
     def weights(self) -> str | None:
-        """What to pass as ``weights=`` to ``keras.applications``: 'imagenet', or None in smoke / random-weights runs."""
-        return None if (self.name == "smoke" or self.random_weights) else "imagenet"
+        """The backbones' weights: 'imagenet'; 'stand-in' in smoke (see helpers.smoke_weights); None with random weights."""
+        if self.random_weights:
+            return None
+        return "stand-in" if self.name == "smoke" else "imagenet"
 
     @property
     def accuracy_meaningful(self) -> bool:
@@ -116,7 +118,8 @@ def banner(profile: Profile) -> str:
     if profile.random_weights and profile.name != "smoke":
         parts.insert(1, f"RANDOM WEIGHTS ({ENV_RANDOM_WEIGHTS}=1): timings are real, accuracies are meaningless")
     elif profile.name == "smoke":
-        parts.insert(1, "generated images and random weights: every number measures nothing")
+        parts.insert(1, "generated images, backbones with stand-in weights trained on them: numbers show the code learns, "
+                        "not how well transfer learning works")
     return " | ".join(parts)
 
 

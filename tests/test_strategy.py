@@ -17,8 +17,18 @@ UNREACHABLE = "http://127.0.0.1:9/no-such-weights.h5"  # port 9 (discard): refus
 
 
 def test_weights_file_is_none_without_pretrained_weights(tmp_path):
-    for profile in (Profile("smoke"), Profile("quick", random_weights=True)):
+    for profile in (Profile("smoke", random_weights=True), Profile("quick", random_weights=True)):
         assert imagenet_weights_file(profile, "w.h5", UNREACHABLE, "0" * 32, cache_dir=str(tmp_path)) is None
+
+
+def test_smoke_takes_the_stand_in_of_the_architecture_the_file_is_named_for(monkeypatch, tmp_path):
+    from helpers import smoke_weights
+
+    monkeypatch.setattr(smoke_weights, "ensure", lambda architecture: tmp_path / f"{architecture}.weights.h5")
+    name = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    assert imagenet_weights_file(Profile("smoke"), name, UNREACHABLE, "0" * 32) == str(tmp_path / "inception_v3.weights.h5")
+    with pytest.raises(ValueError, match="No smoke stand-in for w.h5"):
+        imagenet_weights_file(Profile("smoke"), "w.h5", UNREACHABLE, "0" * 32)
 
 
 def test_weights_file_comes_from_a_prefilled_cache_offline(tmp_path):

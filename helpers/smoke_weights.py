@@ -1,0 +1,106 @@
+"""Stand-in "pretrained" weights for smoke runs: each backbone trained briefly on the generated images, made once.
+
+ImageNet weights are hundreds of megabytes and a download; smoke runs in seconds offline. With random weights a frozen
+backbone's features carry nothing, so no smoke run could show that a classifier learns, or that a wrong threshold or a
+flipped label breaks it. So the course trains each backbone for a few epochs on the generated warm-round "cats" and
+cool-square "dogs" (:func:`helpers.data.make_smoke_dataset`), saves it under the course cache, and smoke loads that file
+exactly where full and quick load the ImageNet file. Its features know the smoke images and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from helpers.profile import cache_dir
+
+SIDE = 80  # the smoke image side; the files hold convolution weights only, so they load at any input size
+# architecture -> (keras.applications class, its preprocess_input module, epochs, learning rate)
+RECIPES = {
+    "vgg16": ("VGG16", "vgg16", 4, 1e-4),
+    "inception_v3": ("InceptionV3", "inception_v3", 3, 1e-3),
+    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", 3, 1e-3),
+}
+
+
+def weights_path(architecture: str) -> Path:
+    """Where the stand-in file for ``architecture`` ('vgg16', 'inception_v3', 'mobilenet_v2') lives in the cache."""
+    if architecture not in RECIPES:
+        raise ValueError(f"No stand-in recipe for {architecture!r}: choose one of {', '.join(RECIPES)}.")
+    return cache_dir() / "smoke-weights" / f"{architecture}_smoke_notop.weights.h5"
+
+
+def _smoke_arrays(preprocess) -> tuple:
+    import numpy as np
+    from PIL import Image
+
+    from helpers import data
+    from helpers.profile import Profile
+
+    root = data.get_dataset(Profile("smoke"))
+    xs, ys = [], []
+    for label, name in enumerate(data.CLASS_NAMES):
+        for path in sorted((root / "train" / name).glob("*.jpg")):
+            xs.append(np.asarray(Image.open(path).convert("RGB").resize((SIDE, SIDE)), dtype="float32"))
+            ys.append(label)
+    return preprocess(np.stack(xs)), np.array(ys, dtype="float32")
+
+
+def _recalibrate_batchnorm(model, x) -> None:
+    """Set every BatchNorm layer's moving statistics to those of ``x`` (one pass in training mode, momentum 0)."""
+    import keras
+
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    saved = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(x, training=True)
+    for layer, momentum in zip(norms, saved):
+        layer.momentum = momentum
+
+
+def build(architecture: str, seed: int = 0, verbose: int = 0) -> Path:
+    """Train ``architecture`` with a temporary head on the smoke training images and save its weights; returns the path.
+
+    Briefly: Adam, a few epochs, then the BatchNorm moving statistics are recomputed on the same images, because
+    MobileNetV2's (momentum 0.999) would otherwise still hold their random start and its frozen features would be noise.
+    """
+    import importlib
+
+    import keras
+
+    name, module, epochs, lr = RECIPES[architecture]
+    path = weights_path(architecture)
+    x, y = _smoke_arrays(importlib.import_module(f"keras.applications.{module}").preprocess_input)
+    keras.utils.set_random_seed(seed)
+    base = getattr(keras.applications, name)(include_top=False, weights=None, input_shape=(SIDE, SIDE, 3))
+    probe = keras.Sequential([base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(1, activation="sigmoid")])
+    probe.compile(keras.optimizers.Adam(lr), "binary_crossentropy", metrics=["accuracy"], jit_compile=False)
+    probe.fit(x, y, batch_size=8, epochs=epochs, shuffle=True, verbose=verbose)
+    _recalibrate_batchnorm(base, x)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.{os.getpid()}.weights.h5")
+    try:
+        base.save_weights(partial)
+        os.replace(partial, path)  # atomic: a second process building at the same time never sees half a file
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return path
+
+
+def ensure(architecture: str) -> Path:
+    """The stand-in file for ``architecture``, built on first use (tens of seconds on two cores) and reused after."""
+    path = weights_path(architecture)
+    return path if path.is_file() else build(architecture)
+
+
+if __name__ == "__main__":  # make test builds all three before its workers start, so no two build the same file
+    import time
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for arch in RECIPES:
+        start, ready = time.time(), weights_path(arch).is_file()
+        ensure(arch)
+        print(f"smoke stand-in {arch}: {'cached' if ready else f'built in {time.time() - start:.0f} s'} ({weights_path(arch)})")
