@@ -15,6 +15,7 @@ import contextlib
 import json
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,8 +27,9 @@ from helpers.data import DataError
 if TYPE_CHECKING:
     import keras
     import pandas as pd
+    import tensorflow as tf
 
-    from helpers.checks import Unusable
+    from helpers.checks import ScanReport, Unusable
 
 SPLIT_NAMES = {"train", "val", "validation", "test"}  # folder names that mean a split, never a class
 LEGACY_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".pb": "SavedModel", ".tflite": "TensorFlow Lite"}
@@ -69,7 +71,10 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
     import keras
 
     try:
-        with _keras_loadable(path) as loadable:
+        with _keras_loadable(path) as loadable, warnings.catch_warnings():
+            # A model saved compiled but never trained as a whole (03's path A) has an unbuilt optimizer: Keras warns
+            # that it skips the optimizer's state. The weights load all the same; only training resumes from scratch.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             return keras.models.load_model(loadable, safe_mode=not trusted)
     except Exception as exc:
         text = str(exc)
@@ -168,6 +173,28 @@ class Evaluation:
         return "\n".join(lines)
 
 
+def photo_dataset(folder: str | Path, size: tuple[int, int], batch_size: int = 32) -> tuple[tf.data.Dataset, ScanReport]:
+    """The usable photos of ``folder/<class>/`` (or a dataset root's validation/) as raw-pixel batches, and the scan."""
+    from helpers import checks, data
+
+    folder = Path(folder).expanduser()
+    if (folder / "validation").is_dir() and (folder / "train").is_dir():
+        folder = folder / "validation"  # a dataset root: measure on the photos the model did not train on
+    report = checks.scan_classes(folder)
+    checks.require_trainable(report)
+    names = report.class_names
+    splits = [n for n in names if n.lower() in SPLIT_NAMES]
+    if splits:
+        held_out = [n for n in names if n.lower() != "train"] or names
+        raise DataError(
+            f"{folder} holds split folders ({', '.join(splits)}), not class folders: pass the split to measure on, "
+            f"e.g. {folder / held_out[0]} (its cats/ and dogs/ are the classes)."
+        )
+    if len(names) != 2:
+        raise DataError(f"{folder} has {len(names)} class folders ({', '.join(names)}); the model tells two apart.")
+    return data._split_dataset(report.files(report.split), names, size, batch_size, False, None, 0), report
+
+
 def evaluate(
     model: keras.Model | str | Path,
     folder: str | Path,
@@ -186,28 +213,13 @@ def evaluate(
     import pandas as pd
     import tensorflow as tf
 
-    from helpers import checks, data, outputs
+    from helpers import outputs
 
     if not hasattr(model, "predict"):
         model = load_model(model, trusted=trusted)
     size = input_size(model, image_size)
-    folder = Path(folder).expanduser()
-    if (folder / "validation").is_dir() and (folder / "train").is_dir():
-        folder = folder / "validation"  # a dataset root: measure on the photos the model did not train on
-    report = checks.scan_classes(folder)
-    checks.require_trainable(report)
+    ds, report = photo_dataset(folder, size, batch_size)
     names = report.class_names
-    splits = [n for n in names if n.lower() in SPLIT_NAMES]
-    if splits:
-        held_out = [n for n in names if n.lower() != "train"] or names
-        raise DataError(
-            f"{folder} holds split folders ({', '.join(splits)}), not class folders: pass the split to measure on, "
-            f"e.g. {folder / held_out[0]} (its cats/ and dogs/ are the classes)."
-        )
-    if len(names) != 2:
-        raise DataError(f"{folder} has {len(names)} class folders ({', '.join(names)}); the model tells two apart.")
-    files = report.files(report.split)
-    ds = data._split_dataset(files, names, size, batch_size, False, None, 0)
     y_true, scores = [], []
     try:
         for x, y in ds:

@@ -50,6 +50,16 @@ class Profile:
         """False when the figures a run measures say nothing about the task (smoke data or random weights)."""
         return self.real_data and not self.random_weights
 
+    @property
+    def accuracy_note(self) -> str:
+        """What a run's accuracies mean, for notebooks to print under them; empty on real photos with ImageNet weights."""
+        if self.random_weights:
+            return f"Random weights ({ENV_RANDOM_WEIGHTS}=1): these accuracies measure nothing; the times and memory are real."
+        if not self.real_data:
+            return ("Smoke: generated images and stand-in weights trained on them. These accuracies show that the code "
+                    "learns (a broken threshold or label would show at 50%), not how well transfer learning works.")
+        return ""
+
     def pick(self, *, full: T, quick: T, smoke: T) -> T:
         """Return the value given for this profile, e.g. ``EPOCHS = P.pick(full=30, quick=5, smoke=1)``."""
         return {"full": full, "quick": quick, "smoke": smoke}[self.name]

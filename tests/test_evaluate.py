@@ -155,25 +155,59 @@ def test_running_out_of_memory_names_the_batch_size_to_lower(saved, photos):
         evaluate(Hungry(), photos)
 
 
-def test_make_tests_saved_model_check_names_a_missing_or_damaged_model(saved, photos, tmp_path, capsys):
-    """tools/check_saved_models.py (run by make test after the notebooks): each notebook's model must evaluate."""
-    import shutil
+def _check_tool():
     import sys
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-    from check_saved_models import SAVED_BY, check
+    import check_saved_models
 
+    return check_saved_models
+
+
+def test_make_tests_saved_model_check_names_a_missing_or_damaged_model(photos, tmp_path, capsys):
+    """tools/check_saved_models.py (run by make test after the notebooks): each notebook's model must evaluate."""
+    tool = _check_tool()
+    model = _colour_model()
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
     models_dir = tmp_path / "work" / "models"
     models_dir.mkdir(parents=True)
-    for number in SAVED_BY:
-        shutil.copy(saved, models_dir / f"{number}_colour.keras")
-    assert check(tmp_path / "work", photos) == []
-    assert capsys.readouterr().out.count("accuracy 100.0%") == len(SAVED_BY)  # 10 usable photos, skipped ones listed
+    for number in tool.SAVED_BY:
+        model.save(models_dir / f"{number}_colour.keras")
+    assert tool.check(tmp_path / "work", photos) == []
+    out = capsys.readouterr().out  # 11 usable photos (one a palette PNG), unusable ones skipped
+    assert out.count("accuracy 100.0% (11 right; Keras's compiled accuracy: 11 right)") == len(tool.SAVED_BY)
 
     (models_dir / "06_colour.keras").unlink()
     (models_dir / "04_colour.keras").write_bytes(b"garbage" * 20)
-    problems = check(tmp_path / "work", photos)
+    problems = tool.check(tmp_path / "work", photos)
     assert len(problems) == 2
     assert "04_colour.keras" in problems[0] and "damaged" in problems[0]
     assert problems[1].startswith("notebook 06 saved no model")
+
+
+def test_the_saved_model_check_fails_at_chance_on_a_wrong_threshold_and_without_a_metric(photos, tmp_path):
+    import keras
+
+    tool = _check_tool()
+    models_dir = tmp_path / "work" / "models"
+    models_dir.mkdir(parents=True)
+    right = _colour_model()
+    right.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    for number in tool.SAVED_BY:
+        right.save(models_dir / f"{number}_colour.keras")
+    flipped = _colour_model()  # says 'dog' for warm photos: every photo wrong
+    flipped.layers[-1].set_weights([-flipped.layers[-1].get_weights()[0], np.zeros(1)])
+    flipped.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    flipped.save(models_dir / "05_flipped.keras")
+    wrong_threshold = _colour_model()  # a sigmoid read as a logit: Keras calls every photo a dog
+    wrong_threshold.compile(loss="binary_crossentropy", metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    wrong_threshold.save(models_dir / "06_threshold.keras")
+    _colour_model().save(models_dir / "07_uncompiled.keras")
+    flipped.save(models_dir / "01_flipped.keras")  # from scratch: not required to beat chance in smoke
+
+    problems = tool.check(tmp_path / "work", photos)
+    assert len(problems) == 3, problems
+    assert "05_flipped.keras: accuracy 0.0% is at chance" in problems[0]
+    assert "06_threshold.keras: helpers.evaluate gets 11 photos right, Keras's compiled accuracy 6" in problems[1]
+    assert "07_uncompiled.keras: saved without a compiled 'accuracy' metric" in problems[2]

@@ -131,3 +131,27 @@ def test_update_readme_replaces_only_the_block_between_its_markers():
     assert out == text.replace("old \\1 table", "| new | 1.5× \\1 |")
     with pytest.raises(ValueError, match="bench:start"):
         tool.replace_block("no markers here", "bench", "x")
+
+
+def test_every_figure_the_readme_promises_is_recorded_under_that_key_and_shown():
+    """README's results table names, per notebook, the keys it measures: each notebook must record each key
+    (``key=`` in its results.record call) and tools/update_readme.py must show it."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT_DIR / "tools" / "update_readme.py")
+    update_readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(update_readme)
+    promised = []
+    for row in (ROOT_DIR / "README.md").read_text().splitlines():
+        cell = row.rstrip(" |").rsplit("|", 1)[-1]
+        match = re.match(r"\s*(\d\d): ", cell)
+        if row.startswith("|") and match:
+            promised += [(match.group(1), key) for key in re.findall(r"`([a-z_]+)`", cell)]
+    assert len(promised) >= 10 and ("05", "val_accuracy") in promised and ("06", "val_accuracy") in promised
+    for number, key in promised:
+        notebook = next((ROOT_DIR / "notebooks").glob(f"{number}_*.ipynb"))
+        code = "".join("".join(c["source"]) for c in json.loads(notebook.read_text())["cells"] if c["cell_type"] == "code")
+        record = code[code.index("results.record("):]
+        assert re.search(rf"\b{key}=", record), f"README promises {key} for {notebook.name}; it records no such key"
+        assert key in update_readme.KEYS, f"tools/update_readme.py does not show {key}"

@@ -1,11 +1,18 @@
-"""After the notebooks have run: every model they saved loads safely and evaluates with ``helpers.evaluate``.
+"""After the notebooks have run: every model they saved loads safely, scores as Keras scores it, and has learned.
 
     python tools/check_saved_models.py WORK_DIR [IMAGE_DIR]
 
-``make test`` runs it on ``build/test-work`` once nbval has executed every notebook in ``smoke``: notebooks 03, 04
-and 06 save a model each, and each must load with ``safe_mode`` on and score every photo of IMAGE_DIR (default: the
-smoke dataset), exactly as ``python -m helpers.evaluate MODEL IMAGE_DIR`` would. Prints one line per model; exits
-1 if a notebook's model is missing or fails.
+``make test`` runs it on ``build/test-work`` once nbval has executed every notebook in ``smoke``. Every notebook saves
+the models it trains into ``<work dir>/models``; each must
+
+- load with the course's loader (``safe_mode`` on) and score every photo of IMAGE_DIR (default: the smoke validation
+  photos), exactly as ``python -m helpers.evaluate MODEL IMAGE_DIR`` would;
+- get exactly as many photos right through ``helpers.evaluate`` as through the accuracy metric Keras compiled into the
+  file (a wrong threshold, a flipped label or a logit read as a probability makes the two disagree);
+- for the transfer-learning notebooks (03-07, whose smoke backbones carry stand-in weights), clearly beat chance:
+  at least ``MIN_ACCURACY`` of the photos right, where always answering one class gets 50%.
+
+Prints one line per model; exits 1 if a notebook saved no model or any check fails.
 """
 
 from __future__ import annotations
@@ -16,16 +23,28 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAVED_BY = ("03", "04", "06")  # the notebooks that save a model into <work dir>/models
+SAVED_BY = ("01", "02", "03", "04", "05", "06", "07")  # every notebook that trains a model saves it in <work dir>/models
+MUST_LEARN = ("03", "04", "05", "06", "07")  # from-scratch CNNs (01, 02) train for seconds in smoke: not required
+MIN_ACCURACY = 0.75  # 18 of 24 smoke photos; a coin would reach it about once in a hundred tries
+
+
+def keras_correct(model, image_dir: Path, size: tuple[int, int]) -> int | None:
+    """Photos right by the accuracy metric compiled into the model (None when the file has no compiled accuracy)."""
+    from helpers import evaluate
+
+    ds, _ = evaluate.photo_dataset(image_dir, size)
+    n = sum(int(y.shape[0]) for _, y in ds)
+    scores = model.evaluate(ds, verbose=0, return_dict=True) if model.compiled else {}
+    if "accuracy" not in scores:
+        return None
+    return round(float(scores["accuracy"]) * n)
 
 
 def check(work_dir: Path, image_dir: Path) -> list[str]:
     """Evaluate every notebook-saved model under ``work_dir/models``; return the problems found (empty if none)."""
-    from helpers import checks, evaluate
+    from helpers import evaluate
 
-    dataset_root = (image_dir / "validation").is_dir() and (image_dir / "train").is_dir()
-    folder = image_dir / "validation" if dataset_root else image_dir  # the photos evaluate() will read
-    report = checks.scan_classes(folder)
+    _, report = evaluate.photo_dataset(image_dir, (8, 8))  # the photos evaluate() will read
     expected = report.count(report.split)
     problems = []
     for number in SAVED_BY:
@@ -34,14 +53,27 @@ def check(work_dir: Path, image_dir: Path) -> list[str]:
             problems.append(f"notebook {number} saved no model in {work_dir / 'models'}")
         for path in paths:
             try:
-                result = evaluate.evaluate(path, image_dir)
+                model = evaluate.load_model(path)
+                result = evaluate.evaluate(model, image_dir)
             except (evaluate.ModelError, evaluate.DataError) as exc:
                 problems.append(f"{path.name}: {exc}")
                 continue
+            correct = int(result.counts.correct.sum())
+            by_keras = keras_correct(model, image_dir, result.image_size)
+            print(f"{path.name}: {result.n_images} photos at {result.image_size[0]} px, accuracy {result.accuracy:.1%} "
+                  f"({correct} right; Keras's compiled accuracy: {by_keras if by_keras is not None else 'none'} right)")
             scored = int(result.confusion.to_numpy().sum())
-            print(f"{path.name}: {result.n_images} photos at {result.image_size[0]} px, accuracy {result.accuracy:.1%}")
             if not scored == result.n_images == expected:
                 problems.append(f"{path.name}: scored {scored} of {result.n_images} photos, expected {expected}")
+            if by_keras is None:
+                problems.append(f"{path.name}: saved without a compiled 'accuracy' metric, so Keras's own score "
+                                "cannot be compared: compile before saving")
+            elif by_keras != correct:
+                problems.append(f"{path.name}: helpers.evaluate gets {correct} photos right, Keras's compiled accuracy "
+                                f"{by_keras}: one of them reads the output wrongly (threshold, logit or label order)")
+            if number in MUST_LEARN and not result.accuracy >= MIN_ACCURACY:
+                problems.append(f"{path.name}: accuracy {result.accuracy:.1%} is at chance (needs {MIN_ACCURACY:.0%} "
+                                "on the smoke photos, which the stand-in backbones make easy)")
     return problems
 
 
