@@ -26,6 +26,7 @@ from helpers.data import DataError
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
     import pandas as pd
     import tensorflow as tf
 
@@ -156,6 +157,9 @@ class Evaluation:
     image_size: tuple[int, int]
     n_images: int
     skipped: list[Unusable] = field(default_factory=list)
+    y_true: np.ndarray | None = None  # per photo, in the order of ``paths``: the true class index ...
+    y_pred: np.ndarray | None = None  # ... and the predicted one
+    paths: list[Path] = field(default_factory=list)
 
     def text(self) -> str:
         """The report the command line prints."""
@@ -257,7 +261,8 @@ def evaluate(
     )
     counts["accuracy"] = (counts.correct / counts.images.where(counts.images > 0)).round(3)
     accuracy = float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
-    return Evaluation(accuracy, confusion, counts, tuple(size), len(y_true), list(report.unusable))
+    return Evaluation(accuracy, confusion, counts, tuple(size), len(y_true), list(report.unusable), y_true, y_pred,
+                      [f.path for f in report.files(report.split)])
 
 
 def main(argv: list[str] | None = None) -> int:

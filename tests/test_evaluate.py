@@ -209,5 +209,6 @@ def test_the_saved_model_check_fails_at_chance_on_a_wrong_threshold_and_without_
     problems = tool.check(tmp_path / "work", photos)
     assert len(problems) == 3, problems
     assert "05_flipped.keras: accuracy 0.0% is at chance" in problems[0]
-    assert "06_threshold.keras: helpers.evaluate gets 11 photos right, Keras's compiled accuracy 6" in problems[1]
+    assert ("06_threshold.keras: helpers.evaluate gets 11 photos right, Keras's compiled accuracy 6; "
+            "they disagree on 5 photo(s)") in problems[1]
     assert "07_uncompiled.keras: saved without a compiled 'accuracy' metric" in problems[2]

@@ -66,6 +66,8 @@ def test_evaluate_scores_every_output_shape_to_the_known_answer(shape, known_fol
     result = evaluate(load_model(path), known_folder)
     assert result.accuracy == pytest.approx(0.9)
     assert result.confusion.to_numpy().tolist() == [[5, 1], [0, 4]]  # the misfiled cool photo is called a dog
+    wrong = [p.name for p, t, y in zip(result.paths, result.y_true, result.y_pred) if t != y]
+    assert wrong == ["misfiled_dog.jpg"]  # per photo, not only in total
 
 
 def test_the_output_layer_and_activation_are_found_inside_a_nested_head():

@@ -7,7 +7,7 @@ the models it trains into ``<work dir>/models``; each must
 
 - load with the course's loader (``safe_mode`` on) and score every photo of IMAGE_DIR (default: the smoke validation
   photos), exactly as ``python -m helpers.evaluate MODEL IMAGE_DIR`` would;
-- get exactly as many photos right through ``helpers.evaluate`` as through the accuracy metric Keras compiled into the
+- be right on exactly the same photos through ``helpers.evaluate`` as by the accuracy metric Keras compiled into the
   file (a wrong threshold, a flipped label or a logit read as a probability makes the two disagree);
 - for the transfer-learning notebooks (03-07, whose smoke backbones carry stand-in weights), clearly beat chance:
   at least ``MIN_ACCURACY`` of the photos right, where always answering one class gets 50%.
@@ -28,16 +28,33 @@ MUST_LEARN = ("03", "04", "05", "06", "07")  # from-scratch CNNs (01, 02) train 
 MIN_ACCURACY = 0.75  # 18 of 24 smoke photos; a coin would reach it about once in a hundred tries
 
 
-def keras_correct(model, image_dir: Path, size: tuple[int, int]) -> int | None:
-    """Photos right by the accuracy metric compiled into the model (None when the file has no compiled accuracy)."""
+def keras_per_photo(model, image_dir: Path, size: tuple[int, int]):
+    """1 or 0 per photo (evaluate()'s order) by the accuracy metric compiled into the file; None if it has none.
+
+    Keras reports only a running mean, so the photos go one per batch: photo k is right when the mean after it,
+    times k + 1, grew by one over the mean before it, times k.
+    """
+    import keras
+    import numpy as np
+
     from helpers import evaluate
 
-    ds, _ = evaluate.photo_dataset(image_dir, size)
-    n = sum(int(y.shape[0]) for _, y in ds)
-    scores = model.evaluate(ds, verbose=0, return_dict=True) if model.compiled else {}
-    if "accuracy" not in scores:
+    class Running(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.means: list[float] = []
+
+        def on_test_batch_end(self, batch, logs=None):
+            self.means.append(float((logs or {}).get("accuracy", np.nan)))
+
+    if not model.compiled:
         return None
-    return round(float(scores["accuracy"]) * n)
+    ds, _ = evaluate.photo_dataset(image_dir, size, batch_size=1)
+    running = Running()
+    if "accuracy" not in model.evaluate(ds, verbose=0, return_dict=True, callbacks=[running]):
+        return None
+    totals = np.array(running.means) * np.arange(1, len(running.means) + 1)
+    return np.rint(np.diff(totals, prepend=0.0)).astype(int)
 
 
 def check(work_dir: Path, image_dir: Path) -> list[str]:
@@ -59,7 +76,8 @@ def check(work_dir: Path, image_dir: Path) -> list[str]:
                 problems.append(f"{path.name}: {exc}")
                 continue
             correct = int(result.counts.correct.sum())
-            by_keras = keras_correct(model, image_dir, result.image_size)
+            keras_right = keras_per_photo(model, image_dir, result.image_size)
+            by_keras = None if keras_right is None else int(keras_right.sum())
             print(f"{path.name}: {result.n_images} photos at {result.image_size[0]} px, accuracy {result.accuracy:.1%} "
                   f"({correct} right; Keras's compiled accuracy: {by_keras if by_keras is not None else 'none'} right)")
             scored = int(result.confusion.to_numpy().sum())
@@ -68,9 +86,11 @@ def check(work_dir: Path, image_dir: Path) -> list[str]:
             if by_keras is None:
                 problems.append(f"{path.name}: saved without a compiled 'accuracy' metric, so Keras's own score "
                                 "cannot be compared: compile before saving")
-            elif by_keras != correct:
+            elif not (keras_right == (result.y_true == result.y_pred)).all():
+                differ = [p.name for p, k, e in zip(result.paths, keras_right, result.y_true == result.y_pred) if k != e]
                 problems.append(f"{path.name}: helpers.evaluate gets {correct} photos right, Keras's compiled accuracy "
-                                f"{by_keras}: one of them reads the output wrongly (threshold, logit or label order)")
+                                f"{by_keras}; they disagree on {len(differ)} photo(s) ({', '.join(differ[:3])}): one of "
+                                "them reads the output wrongly (threshold, logit or label order)")
             if number in MUST_LEARN and not result.accuracy >= MIN_ACCURACY:
                 problems.append(f"{path.name}: accuracy {result.accuracy:.1%} is at chance (needs {MIN_ACCURACY:.0%} "
                                 "on the smoke photos, which the stand-in backbones make easy)")

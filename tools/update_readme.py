@@ -36,7 +36,7 @@ def _fmt(key: str, value: object) -> str:
 def table(summary: dict) -> str:
     """One Markdown table for one summary.json."""
     random = summary["random_weights"] or summary["profile"] == "smoke"
-    weights = ("generated images and random weights (what CI runs): only times and memory are shown"
+    weights = ("generated images and stand-in weights (what CI runs): only times and memory are shown"
                if summary["profile"] == "smoke" else
                "`COURSE_RANDOM_WEIGHTS=1`: timings and memory are real; accuracies are left out, they mean nothing"
                if random else "real photos, no random-weights setting")
