@@ -418,3 +418,17 @@ def image_datasets(
     train = _split_dataset(report.files("train"), names, image_size, batch_size, True, train_limit, seed)
     val = _split_dataset(report.files("validation"), names, image_size, batch_size, False, None, seed)
     return train, val
+
+
+def validation_and_test(val: tf.data.Dataset, batch_size: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """Split the batched validation photos in two: even positions validate, odd ones are the held-out test split.
+
+    The same photos every run, both classes in proportion (the folder is read sorted by class, so halves would not
+    be); nothing the notebook chooses (epochs, a path, a depth) may look at the test split.
+    """
+    import tensorflow as tf
+
+    photos = val.unbatch()
+    return (photos.shard(2, 0).batch(batch_size).prefetch(tf.data.AUTOTUNE),
+            photos.shard(2, 1).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+

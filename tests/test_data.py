@@ -173,3 +173,21 @@ def test_no_one_sees_the_smoke_folder_half_made(tmp_path, monkeypatch):
     monkeypatch.setattr(Image.Image, "save", watching_save)
     data.make_smoke_dataset(root)
     assert len(seen) == 2 * sum(data.SMOKE_COUNTS.values()) and all(seen)
+
+
+def test_validation_and_test_are_disjoint_halves_with_both_classes(tmp_path):
+    import numpy as np
+
+    from helpers import data
+
+    root = data.make_smoke_dataset(tmp_path / "smoke", counts={"train": 2, "validation": 6})
+    _, val = data.image_datasets(root, image_size=16, batch_size=4)
+    validation, test = data.validation_and_test(val, batch_size=4)
+    v = np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in validation])
+    t = np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in test])
+    vy = np.concatenate([y.numpy().ravel() for _, y in validation])
+    ty = np.concatenate([y.numpy().ravel() for _, y in test])
+    assert len(v) == len(t) == 6 and vy.tolist().count(1) == ty.tolist().count(1) == 3
+    assert not any((row == t).all(axis=1).any() for row in v)  # no photo in both
+    again = np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in data.validation_and_test(val, 4)[1]])
+    assert (again == t).all()  # the same test photos every time
