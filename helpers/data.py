@@ -429,6 +429,11 @@ def validation_and_test(val: tf.data.Dataset, batch_size: int) -> tuple[tf.data.
     import tensorflow as tf
 
     photos = val.unbatch()
-    return (photos.shard(2, 0).batch(batch_size).prefetch(tf.data.AUTOTUNE),
-            photos.shard(2, 1).batch(batch_size).prefetch(tf.data.AUTOTUNE))
+    n = int(photos.reduce(0, lambda count, _: count + 1))  # shard() hides the length; Keras warns without it
+    halves = []
+    for index, size in ((0, (n + 1) // 2), (1, n // 2)):
+        batches = photos.shard(2, index).batch(batch_size)
+        halves.append(batches.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
+                      .prefetch(tf.data.AUTOTUNE))
+    return halves[0], halves[1]
 
