@@ -436,4 +436,3 @@ def validation_and_test(val: tf.data.Dataset, batch_size: int) -> tuple[tf.data.
         halves.append(batches.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
                       .prefetch(tf.data.AUTOTUNE))
     return halves[0], halves[1]
-

@@ -124,7 +124,7 @@ def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: 
         architecture = next((a for a in smoke_weights.RECIPES if fname.startswith(a)), None)
         if architecture is None:
             raise ValueError(f"No smoke stand-in for {fname}: the file name must start with one of {', '.join(smoke_weights.RECIPES)}.")
-        return str(smoke_weights.ensure(architecture))
+        return backbone_weights(profile, architecture)
     import keras
 
     with weights_guard():

@@ -125,7 +125,7 @@ def banner(profile: Profile) -> str:
         f"data: {where}",
         f"change with {ENV_PROFILE}=full|quick|smoke or setup('quick')",
     ]
-    if profile.random_weights and profile.name != "smoke":
+    if profile.random_weights:
         parts.insert(1, f"RANDOM WEIGHTS ({ENV_RANDOM_WEIGHTS}=1): timings are real, accuracies are meaningless")
     elif profile.name == "smoke":
         parts.insert(1, "generated images, backbones with stand-in weights trained on them: numbers show the code learns, "

@@ -32,19 +32,16 @@ def weights_path(architecture: str) -> Path:
 
 
 def _smoke_arrays(preprocess) -> tuple:
+    """The smoke training images, loaded by the course's own loader at ``SIDE`` px and preprocessed, and their labels."""
     import numpy as np
-    from PIL import Image
 
     from helpers import data
     from helpers.profile import Profile
 
-    root = data.get_dataset(Profile("smoke"))
-    xs, ys = [], []
-    for label, name in enumerate(data.CLASS_NAMES):
-        for path in sorted((root / "train" / name).glob("*.jpg")):
-            xs.append(np.asarray(Image.open(path).convert("RGB").resize((SIDE, SIDE)), dtype="float32"))
-            ys.append(label)
-    return preprocess(np.stack(xs)), np.array(ys, dtype="float32")
+    train, _ = data.image_datasets(data.get_dataset(Profile("smoke")), image_size=SIDE, batch_size=64)
+    batches = list(train)  # one pass: images and labels from the same shuffle
+    x = np.concatenate([images.numpy() for images, _ in batches])
+    return preprocess(x), np.concatenate([labels.numpy().ravel() for _, labels in batches]).astype("float32")
 
 
 def _recalibrate_batchnorm(model, x) -> None:

@@ -68,3 +68,9 @@ def test_setup_fixes_seeds():
 def test_random_weights_banner_warns(capsys):
     profile.setup("quick", random_weights=True)
     assert "accuracies are meaningless" in capsys.readouterr().out
+
+
+def test_smoke_with_random_weights_says_random_not_stand_in(monkeypatch):
+    monkeypatch.setattr(profile, "_gpu_names", lambda: [])
+    line = profile.banner(Profile("smoke", random_weights=True))
+    assert "RANDOM WEIGHTS" in line and "stand-in" not in line
