@@ -20,15 +20,16 @@ SIDE = 80  # the smoke image side; the files hold convolution weights only, so t
 RECIPES = {
     "vgg16": ("VGG16", "vgg16", 4, 1e-4),
     "inception_v3": ("InceptionV3", "inception_v3", 3, 1e-3),
-    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", 3, 1e-3),
+    "mobilenet_v2": ("MobileNetV2", "mobilenet_v2", 5, 1e-3),
 }
 
 
 def weights_path(architecture: str) -> Path:
-    """Where the stand-in file for ``architecture`` ('vgg16', 'inception_v3', 'mobilenet_v2') lives in the cache."""
+    """Where the stand-in file for ``architecture`` lives in the cache; its name carries the recipe, so a new one rebuilds."""
     if architecture not in RECIPES:
         raise ValueError(f"No stand-in recipe for {architecture!r}: choose one of {', '.join(RECIPES)}.")
-    return cache_dir() / "smoke-weights" / f"{architecture}_smoke_notop.weights.h5"
+    _, _, epochs, lr = RECIPES[architecture]
+    return cache_dir() / "smoke-weights" / f"{architecture}_smoke_{epochs}ep_{lr:g}_notop.weights.h5"
 
 
 def _smoke_arrays(preprocess) -> tuple:
