@@ -1,6 +1,6 @@
 """Data augmentation the Keras 3 way, built from the arguments the sources pass to ``ImageDataGenerator``.
 
-Introduced in ``02_data_augmentation.ipynb``. Nothing here runs on import.
+Introduced in ``02_data_augmentation.ipynb``. Nothing here runs on import (the RandomShear repair runs on first use).
 
 ``ImageDataGenerator`` (legacy, still at ``tf.keras.preprocessing.image``) measures rotation and shear in degrees,
 shifts and zoom in fractions of the image. The Keras 3 preprocessing layers measure rotation in fractions of a full
@@ -30,6 +30,32 @@ SOURCE_RECIPE: dict[str, Any] = {
 }
 
 FILL_MODES = ("reflect", "wrap", "constant", "nearest")
+
+_KERAS_SHEAR_GET_CONFIG: Any = None  # Keras's own RandomShear.get_config, kept by repair_random_shear
+
+
+def repair_random_shear() -> None:
+    """Make ``RandomShear`` configs round-trip (keras-team/keras#21110), so a model with it clones, saves and loads.
+
+    Keras 3.15 writes a factor f as the range (-f, f), which its constructor rejects; writing the scalar f, which
+    means the same range, fixes save, ``clone_model`` and ``from_config`` alike. Idempotent; other factors unchanged.
+    """
+    global _KERAS_SHEAR_GET_CONFIG
+    from keras import layers
+
+    if _KERAS_SHEAR_GET_CONFIG is not None:
+        return
+    _KERAS_SHEAR_GET_CONFIG = original = layers.RandomShear.get_config
+
+    def get_config(self: Any) -> dict[str, Any]:
+        config = original(self)
+        for key in ("x_factor", "y_factor"):
+            low, high = config[key]
+            if low == -high:
+                config[key] = float(high)
+        return config
+
+    layers.RandomShear.get_config = get_config
 
 
 def _fraction(name: str, value: float) -> float:
@@ -107,6 +133,7 @@ def augmentation_layers(
             )
         )
     if shear_range:
+        repair_random_shear()
         stack.append(layers.RandomShear(x_factor=shear_factor(shear_range), y_factor=0.0, seed=next_seed(3), **fill))
     zoom = zoom_factor(zoom_range)
     if zoom != (0.0, 0.0):
@@ -126,7 +153,7 @@ def describe(stack: keras.Sequential) -> list[str]:
         keys = [k for k in ("mode", "factor", "height_factor", "width_factor", "x_factor", "y_factor") if k in config]
         parts = []
         for k in keys:
-            v = config[k]
+            v = getattr(layer, k) if k in ("x_factor", "y_factor") else config[k]  # the range the layer draws from
             v = tuple(round(float(x), 4) + 0.0 for x in v) if isinstance(v, (list, tuple)) else (round(float(v), 4) if isinstance(v, float) else v)
             parts.append(f"{k}={v}")
         lines.append(f"{type(layer).__name__}({', '.join(parts)})")

@@ -400,7 +400,7 @@ _REPORTED: set[tuple] = set()
 def image_datasets(
     root: Path, image_size: int, batch_size: int = 32, train_limit: int | None = None, seed: int = 42
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
-    """Train (reshuffled each epoch) and validation (fixed order) batches of float32 pixels in [0, 255] and 0/1 labels.
+    """Train (reshuffled each epoch) and validation (fixed, class-mixed order) batches of float32 pixels in [0, 255], 0/1 labels.
 
     Scans the folder first (:func:`helpers.checks.scan`): unusable files are skipped and listed once, odd formats
     (PNG, GIF, BMP, WebP, CMYK, palette, ...) are converted while loading, and the learner's files are never changed.
@@ -416,15 +416,29 @@ def image_datasets(
         print(report.summary(max_lines=25))
     names = report.class_names
     train = _split_dataset(report.files("train"), names, image_size, batch_size, True, train_limit, seed)
-    val = _split_dataset(report.files("validation"), names, image_size, batch_size, False, None, seed)
+    val = _split_dataset(_class_mixed(report.files("validation"), seed), names, image_size, batch_size, False, None, seed)
     return train, val
+
+
+def _class_mixed(files: list, seed: int) -> list:
+    """The files in a fixed, seeded order that mixes the classes in proportion: any prefix, any every-n-th, holds both."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    keyed = []
+    for label in sorted({f.label for f in files}):
+        group = [f for f in files if f.label == label]
+        # Stratified jitter: the r-th photo of a class lands at a random point of the r-th n-th of the run.
+        for rank, (i, jitter) in enumerate(zip(rng.permutation(len(group)), rng.random(len(group)))):
+            keyed.append(((rank + jitter) / len(group), group[i]))
+    return [f for _, f in sorted(keyed, key=lambda item: item[0])]
 
 
 def validation_and_test(val: tf.data.Dataset, batch_size: int) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Split the batched validation photos in two: even positions validate, odd ones are the held-out test split.
 
-    The same photos every run, both classes in proportion (the folder is read sorted by class, so halves would not
-    be); nothing the notebook chooses (epochs, a path, a depth) may look at the test split.
+    The same photos every run, both classes in proportion (the validation photos come class-mixed, see
+    :func:`_class_mixed`); nothing the notebook chooses (epochs, a path, a depth) may look at the test split.
     """
     import tensorflow as tf
 

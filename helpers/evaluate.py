@@ -71,6 +71,9 @@ def load_model(path: str | Path, trusted: bool = False) -> keras.Model:
         raise ModelError(f"{path} is damaged ({damaged} is missing or corrupt inside it). Save or copy it again.")
     import keras
 
+    from helpers.augment import repair_random_shear
+
+    repair_random_shear()  # so a loaded model with RandomShear can be cloned and saved again in this session
     try:
         with _keras_loadable(path) as loadable, warnings.catch_warnings():
             # A model saved compiled but never trained as a whole (03's path A) has an unbuilt optimizer: Keras warns

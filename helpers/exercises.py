@@ -125,23 +125,6 @@ def check_trainable_from(answer: int | None, base: Any, head: Any, layer_name: s
                      "then read param_counts(model)['trainable'] (count after the change, not before).")
 
 
-_STRATEGIES = {
-    ("small", "similar"): "feature extraction",
-    ("small", "different"): "feature extraction from an earlier layer",
-    ("large", "similar"): "fine-tune the top blocks",
-    ("large", "different"): "fine-tune the whole network",
-}
-
-
-def check_strategy(answer: str | None, size: str, similarity: str) -> Verdict:
-    """04: the rule of thumb's strategy for a dataset of this size ('small'/'large') and similarity to ImageNet."""
-    truth = _STRATEGIES[(size, similarity)]
-    ok = answer is not None and str(answer).strip().lower() == truth
-    return _feedback(answer, ok, f"{size} and {similarity} → {truth}.",
-                     "Read the row of the decision table for this size and similarity; answer with one of: "
-                     + "; ".join(sorted(set(_STRATEGIES.values()))) + ".")
-
-
 # ---------------------------------------------------------------- 05 · InceptionV3 cut at mixed7
 
 
@@ -207,21 +190,13 @@ def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> 
 # ---------------------------------------------------------------- 07 · Choosing a strategy
 
 
-def tradeoff_choice(dataset: str, task: str, budget: str) -> str:
-    """07: the trade-off table as a rule: fine-tune only when the data is large, the task similar and compute ample."""
-    favours_tuning = (dataset == "large", task == "similar", budget == "high")
-    return "fine-tuning" if all(favours_tuning) else "feature extraction"
-
-
-def check_tradeoff(answer: str | None, dataset: str, task: str, budget: str) -> Verdict:
-    """07: 'feature extraction' or 'fine-tuning' for a dataset ('small'/'large'), task ('similar'/'different'), budget
-    ('low'/'high')."""
-    truth = tradeoff_choice(dataset, task, budget)
+def check_strategy(answer: str | None, rule: Any, **case: str) -> Verdict:
+    """07: the strategy that notebook 07's decision ``rule`` gives for this case (size, images, task, budget)."""
+    truth = rule(**case)
     ok = answer is not None and str(answer).strip().lower() == truth
-    return _feedback(answer, ok,
-                     f"{dataset} dataset, {task} task, {budget} budget → {truth}.",
-                     "Every row of the table must favour fine-tuning (large dataset, similar task, high budget) "
-                     "before it is worth it; answer 'feature extraction' or 'fine-tuning'.")
+    described = ", ".join(f"{key} {value}" for key, value in case.items())
+    return _feedback(answer, ok, f"{described} → {truth}.",
+                     f"Go through the rule's questions in order for: {described}; answer with one of its four strategies.")
 
 
 def check_clone_keeps_weights(answer: bool | None, model: Any) -> Verdict:

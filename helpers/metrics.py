@@ -77,8 +77,8 @@ def predict_dataset(model: Any, ds: tf.data.Dataset, n_images: int = 15, seed: i
 def every_nth(ds: tf.data.Dataset, n: int, batch_size: int) -> tf.data.Dataset:
     """Keep every ``n``-th example of a batched dataset, re-batched to ``batch_size`` (``n == 1``: ``ds`` itself).
 
-    The validation set comes sorted by class (all cats, then all dogs), so taking its first batches would keep one
-    class only; keeping every n-th example keeps both classes in their original proportion.
+    Keeping every n-th example of the class-mixed validation set (`helpers.data._class_mixed`) keeps both classes
+    in their proportion.
     """
     import tensorflow as tf
 

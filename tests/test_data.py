@@ -95,7 +95,8 @@ def test_image_datasets_shapes_labels_and_limit(tmp_path):
     assert 0 <= float(x.numpy().min()) and float(x.numpy().max()) <= 255
     val_labels = np.concatenate([b.numpy().ravel() for _, b in val])
     assert len(val_labels) == 2 * data.SMOKE_COUNTS["validation"]
-    assert val_labels[0] == 0 and val_labels[-1] == 1  # fixed order: cats then dogs
+    again_val = np.concatenate([b.numpy().ravel() for _, b in val])
+    assert (val_labels == again_val).all() and 0 < val_labels[:8].sum() < 8  # fixed order, classes mixed
     small, _ = data.image_datasets(root, image_size=64, batch_size=8, train_limit=10)
     first = np.concatenate([b.numpy().ravel() for _, b in small])
     assert len(first) == 10
@@ -187,7 +188,36 @@ def test_validation_and_test_are_disjoint_halves_with_both_classes(tmp_path):
     t = np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in test])
     vy = np.concatenate([y.numpy().ravel() for _, y in validation])
     ty = np.concatenate([y.numpy().ravel() for _, y in test])
-    assert len(v) == len(t) == 6 and vy.tolist().count(1) == ty.tolist().count(1) == 3
+    assert len(v) == len(t) == 6 and 0 < vy.sum() < 6 and 0 < ty.sum() < 6  # both classes in each half
     assert not any((row == t).all(axis=1).any() for row in v)  # no photo in both
     again = np.concatenate([x.numpy().reshape(len(x), -1) for x, _ in data.validation_and_test(val, 4)[1]])
     assert (again == t).all()  # the same test photos every time
+
+
+def test_validation_photos_come_class_mixed_in_a_fixed_seeded_order(tmp_path):
+    from helpers import checks, data
+
+    root = data.make_smoke_dataset(tmp_path / "smoke", counts={"train": 2, "validation": 6})
+    files = checks.scan(root).files("validation")
+    order = data._class_mixed(files, seed=42)
+    labels = [f.label for f in order]
+    assert sorted(map(str, (f.path for f in order))) == sorted(map(str, (f.path for f in files)))  # same photos
+    assert all(abs(labels[:k].count("dogs") - k / 2) <= 2 for k in range(1, len(labels) + 1))  # every prefix mixed
+    assert [f.path for f in data._class_mixed(files, seed=42)] == [f.path for f in order]  # fixed for a seed
+    assert [f.path for f in data._class_mixed(files, seed=7)] != [f.path for f in order]  # and seeded
+
+    _, val = data.image_datasets(root, image_size=16, batch_size=4)
+    first_batch = next(iter(val))[1].numpy().ravel().tolist()
+    assert 0 < sum(first_batch) < len(first_batch)  # the loader's first batch holds both classes
+
+
+def test_class_mixed_keeps_the_proportion_of_unequal_classes(tmp_path):
+    from types import SimpleNamespace
+
+    from helpers import data
+
+    files = [SimpleNamespace(label="cats", path=f"c{i}") for i in range(6)] + \
+            [SimpleNamespace(label="dogs", path=f"d{i}") for i in range(3)]
+    labels = [f.label for f in data._class_mixed(files, seed=0)]
+    assert all(abs(labels[:k].count("dogs") - k / 3) <= 2 for k in range(1, 10))
+    assert labels[:4].count("dogs") >= 1  # a batch of four already holds both

@@ -120,9 +120,10 @@ def test_loader_trains_on_usable_files_converts_odd_ones_and_changes_nothing(odd
     x = np.concatenate([b.numpy() for b, _ in val])
     y = np.concatenate([b.numpy().ravel() for _, b in val])
     n_cats = 3 + sum(expected.values())
-    assert x.shape == (n_cats + 3, 32, 32, 3) and y.tolist() == [0.0] * n_cats + [1.0] * 3
+    files = data._class_mixed(checks.scan(root).files("validation"), seed=42)  # the loader's validation order
+    assert x.shape == (n_cats + 3, 32, 32, 3) and y.tolist() == [float(f.label == "dogs") for f in files]
+    assert sorted(y.tolist()) == [0.0] * n_cats + [1.0] * 3
     assert sum(len(b) for _, b in train) == 6
-    files = checks.scan(root).files("validation")
     for image, file in zip(x, files):
         with Image.open(file.path) as img:
             want = np.asarray(img.convert("RGB"), dtype=float).mean(axis=(0, 1))
@@ -141,8 +142,9 @@ def test_loader_gives_the_same_pixels_as_keras_on_ordinary_jpegs(tmp_path):
     ref = keras.utils.image_dataset_from_directory(
         root / "validation", label_mode="binary", image_size=(48, 48), shuffle=False, batch_size=4, verbose=False
     )
-    theirs = np.concatenate([np.round(b.numpy()) for b, _ in ref])
-    assert np.array_equal(ours, theirs)
+    theirs = dict(zip(ref.file_paths, np.concatenate([np.round(b.numpy()) for b, _ in ref])))
+    order = [str(f.path) for f in data._class_mixed(checks.scan(root).files("validation"), seed=42)]
+    assert sorted(order) == sorted(theirs) and np.array_equal(ours, np.stack([theirs[p] for p in order]))
 
 
 def test_images_too_large_to_decode_safely_are_skipped(tmp_path, monkeypatch):

@@ -91,13 +91,13 @@ def test_mobilenet_fine_tune_checks_match_the_published_counts():
     assert not exercises.check_frozen_batchnorm(frozen_bn + 1, base, 100)
 
 
-def test_tradeoff_rule_needs_every_row_to_favour_fine_tuning():
-    assert exercises.tradeoff_choice("large", "similar", "high") == "fine-tuning"
-    for combo in (("small", "similar", "high"), ("large", "different", "high"), ("large", "similar", "low")):
-        assert exercises.tradeoff_choice(*combo) == "feature extraction"
-    assert exercises.check_tradeoff("Fine-tuning ", "large", "similar", "high")
-    assert not exercises.check_tradeoff("fine-tuning", "small", "similar", "high")
+def test_strategy_check_grades_against_the_rule_it_is_given():
+    def rule(size, images):
+        return "fine-tune the top blocks" if size == "large" and images == "similar" else "feature extraction"
 
+    assert exercises.check_strategy(" Fine-tune the top blocks", rule, size="large", images="similar")
+    assert not exercises.check_strategy("fine-tune the top blocks", rule, size="small", images="similar")
+    assert not exercises.check_strategy(None, rule, size="small", images="similar")
 
 def test_clone_check_knows_clone_model_reinitialises():
     keras.utils.set_random_seed(0)

@@ -19,10 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKERS = {"measured": ("<!-- measured:start -->", "<!-- measured:end -->"),
            "bench": ("<!-- bench:start -->", "<!-- bench:end -->")}
 # The figures worth showing per notebook, in this order, when a notebook recorded them.
-KEYS = ("baseline_val_accuracy", "unregularised_val_accuracy", "plain_test_accuracy", "augmented_test_accuracy",
+KEYS = ("baseline_test_accuracy", "unregularised_test_accuracy", "baseline_val_accuracy", "unregularised_val_accuracy",
+        "plain_test_accuracy", "augmented_test_accuracy",
         "plain_val_accuracy", "augmented_val_accuracy",
         "gap_plain", "gap_augmented", "val_accuracy_path_a", "val_accuracy_path_b", "val_accuracy_start", "val_accuracy",
-        "val_accuracy_large_lr", "val_accuracy_no_dropout", "val_accuracy_feature_extraction", "test_accuracy",
+        "val_accuracy_large_lr", "val_accuracy_no_dropout", "val_accuracy_feature_extraction", "val_accuracy_head", "kept_top_blocks",
+        "test_accuracy",
         "image_size", "epochs")
 
 
