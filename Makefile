@@ -23,7 +23,7 @@ lab: install  ## install everything and open the course in JupyterLab
 test: install  ## unit tests and every notebook under nbval in smoke on TEST_JOBS workers (default 2), then the saved models evaluated
 	@start=$$(date +%s); \
 	$(PY) -m helpers.smoke_weights && \
-	COURSE_PROFILE=smoke COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
+	COURSE_PROFILE=smoke COURSE_SOLUTIONS=1 COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
 	  --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly && \
 	$(PY) tools/check_saved_models.py $(CURDIR)/build/test-work; \
 	status=$$?; \

@@ -1,12 +1,16 @@
 """Checks for the notebooks' "Your turn" exercises: each prints feedback and returns True when the answer is right.
 
 A check given ``None`` prints a reminder and returns a false Verdict without failing, so "Run all" never stops on an
-exercise. Solutions ``assert`` their check, so nbval tests them.
+exercise. Solution cells start with ``%%solution`` (:func:`solution`): a learner's "Run all" skips them, while
+``make test`` (``COURSE_SOLUTIONS=1``) runs them, and they ``assert`` their checks, so nbval tests them.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+ENV_SOLUTIONS = "COURSE_SOLUTIONS"
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +38,26 @@ def _feedback(answer: Any, ok: bool, right: str, hint: str) -> Verdict:
         return Verdict(False)
     print(f"✓ Correct. {right}" if ok else f"✗ Not quite. {hint}")
     return Verdict(ok)
+
+
+def solution(line: str, cell: str) -> None:
+    """The ``%%solution`` cell magic: runs the cell only with ``%%solution run`` or ``COURSE_SOLUTIONS=1`` (tests)."""
+    from IPython import get_ipython
+
+    if line.strip() == "run" or os.environ.get(ENV_SOLUTIONS) == "1":
+        exec(compile(cell, "<solution>", "exec"), get_ipython().user_ns)  # noqa: S102 - the notebook's own cell
+    else:
+        print("Solution not run, so that you can try first. To read it, click the collapsed cell; to run it, change "
+              "its first line to %%solution run.")
+
+
+def register_solution_magic() -> None:
+    """Make ``%%solution`` available in the running IPython kernel (a no-op outside IPython)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(solution, magic_kind="cell", magic_name="solution")
 
 
 def check_landscape_count(answer: int | None, inventory: pd.DataFrame) -> Verdict:
@@ -125,6 +149,20 @@ def check_trainable_from(answer: int | None, base: Any, head: Any, layer_name: s
                      "then read param_counts(model)['trainable'] (count after the change, not before).")
 
 
+def check_moved_less(answer: bool | None, yours: float | None, reference: float) -> Verdict:
+    """04: whether your run moved block5_conv1 less (relative change ``yours``) than the SGD 1e-4 run (``reference``)."""
+    if yours is None:
+        print("Fine-tune your RMSprop copy first, then pass it as your_rmsprop_model.")
+        return Verdict(False)
+    truth = yours < reference
+    ok = answer is not None and bool(answer) == truth
+    return _feedback(answer, ok,
+                     f"block5_conv1 moved {yours:.2%} in your run and {reference:.2%} with SGD 1e-4: "
+                     f"{'less' if truth else 'not less'}. RMSprop scales each step by the gradient's recent size, so "
+                     "its 1e-5 is not simply ten times smaller than SGD's 1e-4.",
+                     "Compare relative_change(your_rmsprop_model) with the SGD figure of the forgetting table.")
+
+
 # ---------------------------------------------------------------- 05 · InceptionV3 cut at mixed7
 
 
@@ -152,6 +190,24 @@ def check_inception_input_range(answer: Any) -> Verdict:
     return _feedback(answer, ok, "preprocess_input maps 0 → -1 and 255 → 1: the range InceptionV3 was trained on, "
                      "twice as wide as the source's [0, 1] and centred on zero.",
                      "Call preprocess_input(np.array([0.0, 255.0])) and pass the two numbers as a tuple (low, high).")
+
+
+def check_smaller_gap(answer: bool | None, history: dict | None, reference: dict) -> Verdict:
+    """05: whether ``history``'s last-epoch gap (training minus validation accuracy) is smaller than ``reference``'s."""
+    if history is None:
+        print("Train the Dropout(0.5) head first and put its .history in your_history.")
+        return Verdict(False)
+    def last_gap(h: dict) -> float:
+        return float(h["accuracy"][-1] - h["val_accuracy"][-1])
+
+    yours, theirs = last_gap(history), last_gap(reference)
+    truth = yours < theirs
+    ok = answer is not None and bool(answer) == truth
+    return _feedback(answer, ok,
+                     f"last-epoch gap {yours:+.1%} with your run against {theirs:+.1%}: "
+                     f"{'smaller' if truth else 'not smaller'}. More dropout holds training accuracy back; whether it "
+                     "also narrows the gap depends on how long the run is and how much the head overfits by then.",
+                     "Compute history['accuracy'][-1] - history['val_accuracy'][-1] for both runs and compare.")
 
 
 # ---------------------------------------------------------------- 06 · MobileNetV2 fine-tuning
@@ -197,6 +253,24 @@ def check_strategy(answer: str | None, rule: Any, **case: str) -> Verdict:
     described = ", ".join(f"{key} {value}" for key, value in case.items())
     return _feedback(answer, ok, f"{described} → {truth}.",
                      f"Go through the rule's questions in order for: {described}; answer with one of its four strategies.")
+
+
+def check_deeper_wins(answer: bool | None, row: dict | None, table: pd.DataFrame) -> Verdict:
+    """07: whether the extra depth's run (``row``, from fine_tune_top) beat the table's best validation accuracy."""
+    if row is None:
+        print("Run the extra depth first: your_row = fine_tune_top(EXTRA_DEPTH).")
+        return Verdict(False)
+    if row["top blocks"] in table.index:
+        print(f"The table already has {row['top blocks']} top blocks: run a depth it does not have.")
+        return Verdict(False)
+    best = float(table["val accuracy"].max())
+    truth = float(row["val accuracy"]) > best
+    ok = answer is not None and bool(answer) == truth
+    return _feedback(answer, ok,
+                     f"top {row['top blocks']} blocks: {row['val accuracy']:.1%} on validation against the table's best "
+                     f"{best:.1%} ({'better' if truth else 'not better'}); with a few hundred validation photos, a "
+                     "point or two either way is within the noise of one run.",
+                     "Compare your_row['val accuracy'] with progressive['val accuracy'].max().")
 
 
 def check_clone_keeps_weights(answer: bool | None, model: Any) -> Verdict:

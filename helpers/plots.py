@@ -55,10 +55,11 @@ def image_grid(
     suptitle: str,
     ncols: int = 5,
     title_colours: Sequence[str] | None = None,
+    side: float = 2.6,
 ) -> Figure:
-    """Show images (arrays in [0, 255] or PIL images) in a grid, each with its own title."""
+    """Show images (arrays in [0, 255] or PIL images) in a grid, each with its own title (``side`` inches per image)."""
     nrows = max(1, int(np.ceil(len(images) / ncols)))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.8 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(side * ncols, (side + 0.35) * nrows), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(images):

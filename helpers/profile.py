@@ -84,6 +84,90 @@ def work_dir() -> Path:
     return path
 
 
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def cpu_quota(root: Path = CGROUP) -> float | None:
+    """CPUs this container may use: Binder's ``CPU_LIMIT``, else the cgroup quota (v2 or v1); None if unlimited."""
+    try:
+        if float(os.environ.get("CPU_LIMIT") or 0) > 0:
+            return float(os.environ["CPU_LIMIT"])
+    except ValueError:
+        pass
+    quota, _, period = _read(root / "cpu.max").partition(" ")  # v2: "200000 100000" or "max 100000"
+    if not period:
+        quota, period = _read(root / "cpu" / "cpu.cfs_quota_us"), _read(root / "cpu" / "cpu.cfs_period_us")  # v1
+    try:
+        cpus = float(quota) / float(period)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return cpus if cpus > 0 else None
+
+
+def memory_limit_mb(root: Path = CGROUP) -> float | None:
+    """Memory this container may use, in MB: Binder's ``MEM_LIMIT`` (bytes), else the cgroup limit; None if unlimited."""
+    for text in (os.environ.get("MEM_LIMIT", ""), _read(root / "memory.max"), _read(root / "memory" / "memory.limit_in_bytes")):
+        try:
+            limit = float(text)
+        except ValueError:
+            continue
+        if 0 < limit < 2**60:  # v1 writes a huge number for "no limit"
+            return limit / 2**20
+    return None
+
+
+def cpu_threads(root: Path = CGROUP) -> int:
+    """Threads worth running: the cores Python may use, capped by the container's CPU quota (at least one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    quota = cpu_quota(root)
+    return max(1, min(cores, int(quota)) if quota else cores)
+
+
+def other_kernels(proc: Path = Path("/proc")) -> list[tuple[int, float]]:
+    """Other Jupyter kernels of this machine and their resident memory in MB (Linux; empty elsewhere)."""
+    found = []
+    for entry in proc.glob("[0-9]*"):
+        if int(entry.name) == os.getpid():
+            continue
+        cmdline = _read(entry / "cmdline").replace("\0", " ")
+        if "ipykernel_launcher" not in cmdline and "ipykernel " not in cmdline:
+            continue
+        rss = next((line.split()[1] for line in _read(entry / "status").splitlines() if line.startswith("VmRSS:")), "0")
+        found.append((int(entry.name), int(rss) / 1024))
+    return sorted(found)
+
+
+def kernel_warning(limit_mb: float | None, kernels: list[tuple[int, float]]) -> str:
+    """A line for the banner when other kernels hold memory on a small machine (a memory limit under 4 GB)."""
+    holding = [(pid, mb) for pid, mb in kernels if mb >= 200]
+    if not limit_mb or limit_mb > 4096 or not holding:
+        return ""
+    total = sum(mb for _, mb in holding)
+    return (f"Warning: {len(holding)} other Jupyter kernel(s) hold {total:,.0f} MB of this machine's {limit_mb:,.0f} MB. "
+            "Shut down the notebooks you are done with (Kernel → Shut Down Kernel, or the Running panel), or this one "
+            "may be stopped for lack of memory.")
+
+
+def limit_tensorflow_threads() -> None:
+    """Size TensorFlow's thread pools to :func:`cpu_threads` (it sizes them from the node's cores otherwise)."""
+    import tensorflow as tf
+
+    threads = cpu_threads()
+    if threads < (os.cpu_count() or threads):
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already ran an operation: its pools are fixed for this process
+            pass
+
+
 def _gpu_names() -> list[str]:
     import tensorflow as tf
 
@@ -116,7 +200,11 @@ def banner(profile: Profile) -> str:
     from helpers import data
 
     gpus = _gpu_names()
-    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({os.cpu_count()} cores)"
+    threads, limit = cpu_threads(), memory_limit_mb()
+    cores = f"{threads} cores" if threads == os.cpu_count() else f"{threads} of the machine's {os.cpu_count()} cores"
+    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({cores})"
+    if limit:
+        device += f", memory limit {limit:,.0f} MB"
     where = data.describe_data_location(profile)
     parts = [
         f"Profile: {profile.name}",
@@ -143,9 +231,15 @@ def setup(profile: str | None = None, seed: int = 42, random_weights: bool | Non
     # Keras 3.15 warns on every fit() over a tf.data dataset although nobody passed shuffle=True; our pipelines shuffle.
     warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored")
 
+    from helpers.exercises import register_solution_magic
+
+    register_solution_magic()  # the notebooks' last cell, %%solution, runs only when asked
     chosen = resolve_profile(profile, random_weights=random_weights, seed=seed)
     keras.utils.set_random_seed(seed)
     print(banner(chosen))
+    warning = kernel_warning(memory_limit_mb(), other_kernels())
+    if warning:
+        print(warning)
     return chosen
 
 

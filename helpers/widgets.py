@@ -2,13 +2,19 @@
 
 Each function builds and returns the widget; nothing is displayed on import. Figures are drawn into ``Image`` widgets
 as PNG bytes, never through an ``Output`` widget: capturing output into ``Output`` widgets intermittently hangs
-headless execution (nbclient, hence ``make run``), and PNG bytes look the same in Jupyter and Colab.
+headless execution (nbclient, hence ``make run``), and PNG bytes look the same in Jupyter and Colab. Each image is
+shown at its natural pixel size (:func:`_show`), and controls sit beside or above it, so that at a 1,400-px-wide window
+neither squeezes the other (:data:`PAGE_WIDTH`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+PAGE_WIDTH = 1150  # px a notebook's output area offers in a 1,400-px-wide JupyterLab window (sidebar collapsed)
+CONTROLS_WIDTH = 430  # px of the slider column beside the augmentation explorer's grid
+DPI = 80
 
 
 def feature_map_explorer(
@@ -27,8 +33,8 @@ def feature_map_explorer(
     def show(_: Any = None) -> None:
         if photo.value not in cache:
             cache[photo.value] = inspect.feature_maps(model, photos[photo.value], layer_names)
-        out.value = _png(inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
-                                                   title=f"Feature maps of {photo.value}"))
+        _show(out, inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
+                                             title=f"Feature maps of {photo.value}"))
 
     photo.observe(show, names="value")
     layer.observe(show, names="value")
@@ -86,8 +92,8 @@ def diagnosis_quiz(curves: dict, desired_error: float, answers: dict, reasons: d
         feedback.value = ""
         choice.value = None
         sizes, train, dev = curves[picker.value]
-        figure_out.value = _png(plot_learning_curve(sizes, train, dev, desired_error,
-                                                    title=f"{labels[picker.value]}: which problem?"))
+        _show(figure_out, plot_learning_curve(sizes, train, dev, desired_error,
+                                              title=f"{labels[picker.value]}: which problem?"))
 
     def check(*_):
         name = picker.value
@@ -101,7 +107,8 @@ def diagnosis_quiz(curves: dict, desired_error: float, answers: dict, reasons: d
     picker.observe(draw, names="value")
     button.on_click(check)
     draw()
-    return w.VBox([picker, figure_out, choice, button, feedback])
+    controls = w.VBox([picker, choice, button, feedback], layout=w.Layout(width="360px", flex="0 0 auto"))
+    return w.HBox([figure_out, controls])  # the curve and its buttons side by side: both fit on one screen
 
 
 # ---------------------------------------------------------------- notebook 02: augmentation explorer
@@ -119,8 +126,8 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
 
     start = {**{"rotation_range": 0, "width_shift_range": 0.0, "height_shift_range": 0.0, "shear_range": 0.0,
                 "zoom_range": 0.0, "horizontal_flip": False}, **initial}
-    style = {"description_width": "150px"}
-    layout = w.Layout(width="460px")
+    style = {"description_width": "140px"}
+    layout = w.Layout(width=f"{CONTROLS_WIDTH - 10}px")
     controls = {
         "rotation_range": w.IntSlider(value=start["rotation_range"], min=0, max=90, step=5,
                                       description="rotation (°)", style=style, layout=layout),
@@ -134,19 +141,24 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
                                     description="zoom (frac.)", style=style, layout=layout),
         "horizontal_flip": w.Checkbox(value=bool(start["horizontal_flip"]), description="horizontal flip"),
     }
-    out = w.Image(format="png")
+    out, layers_text = w.Image(format="png"), w.HTML()
+    columns = 4
+    side = (PAGE_WIDTH - CONTROLS_WIDTH) / DPI / columns  # inches per copy, so the grid fits beside the sliders
 
     def draw(*_):
         values = {k: c.value for k, c in controls.items()}
         stack = augment.augmentation_layers(**values, fill_mode=initial.get("fill_mode", "nearest"), seed=seed)
         copies = augment.augment_many(stack, image, n)
-        out.value = _png(image_grid(list(copies), [f"copy {i + 1}" for i in range(n)],
-                                    suptitle="Augmented copies: " + ", ".join(augment.describe(stack)), ncols=4))
+        layers_text.value = "<b>Keras layers:</b><br>" + "<br>".join(f"<code>{line}</code>" for line in
+                                                                     augment.describe(stack))
+        _show(out, image_grid(list(copies), [f"copy {i + 1}" for i in range(n)], suptitle="Augmented copies",
+                              ncols=columns, side=side))
 
     for control in controls.values():
         control.observe(draw, names="value")
     draw()
-    return w.HBox([w.VBox(list(controls.values())), out])
+    panel = w.VBox([*controls.values(), layers_text], layout=w.Layout(width=f"{CONTROLS_WIDTH}px", flex="0 0 auto"))
+    return w.HBox([panel, out])
 
 
 def _png(fig: Any) -> bytes:
@@ -156,6 +168,17 @@ def _png(fig: Any) -> bytes:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buffer.getvalue()
+
+
+def _show(image: Any, fig: Any) -> None:
+    """Draw ``fig`` into the Image widget at its natural pixel size: a stretched PNG is blurred, a squeezed one unreadable."""
+    import struct
+
+    png = _png(fig)
+    width, height = struct.unpack(">II", png[16:24])  # the PNG header's IHDR chunk
+    image.value = png
+    image.layout.width, image.layout.height = f"{width}px", f"{height}px"
+    image.layout.flex = "0 0 auto"  # an HBox may not shrink or grow it

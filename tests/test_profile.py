@@ -74,3 +74,99 @@ def test_smoke_with_random_weights_says_random_not_stand_in(monkeypatch):
     monkeypatch.setattr(profile, "_gpu_names", lambda: [])
     line = profile.banner(Profile("smoke", random_weights=True))
     assert "RANDOM WEIGHTS" in line and "stand-in" not in line
+
+
+def _run(code: str, **env: str):
+    import os
+    import subprocess
+    import sys
+
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("TF_CPP_MIN_LOG_LEVEL", "COURSE_TF_LOG", "CPU_LIMIT", "MEM_LIMIT")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**environment, **env})
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _stderr_of(code: str, **env: str) -> str:
+    return _run(code, **env).stderr
+
+
+def _stdout_of(code: str, **env: str) -> str:
+    return _run(code, **env).stdout
+
+
+def test_importing_helpers_first_keeps_tensorflows_start_up_lines_off_the_page():
+    """What a notebook's import cell shows on stderr: nothing, when helpers comes before TensorFlow."""
+    quiet = _stderr_of("import helpers, keras, tensorflow as tf; tf.config.list_physical_devices('GPU')")
+    assert quiet == "", quiet
+    loud = _stderr_of("import helpers, tensorflow as tf; tf.config.list_physical_devices('GPU')", COURSE_TF_LOG="1")
+    assert "I0000" in loud or "oneDNN" in loud or "cuda" in loud.lower(), "TensorFlow printed nothing to hide"
+
+
+def test_every_notebook_imports_helpers_before_tensorflow():
+    import json
+    import re
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        imports = re.findall(r"^(?:import|from) (\w+)", code, flags=re.M)
+        first = next((i for i, name in enumerate(imports) if name in ("helpers", "keras", "tensorflow")), None)
+        assert first is not None and imports[first] == "helpers", f"{path.name}: import helpers before keras/tensorflow"
+
+
+def test_cpu_and_memory_quota_read_from_binder_settings_and_both_cgroup_versions(tmp_path, monkeypatch):
+    from helpers import profile
+
+    monkeypatch.delenv("CPU_LIMIT", raising=False)
+    monkeypatch.delenv("MEM_LIMIT", raising=False)
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    (v2 / "memory.max").write_text(str(2 * 2**30))
+    assert profile.cpu_quota(v2) == 1.5 and profile.memory_limit_mb(v2) == 2048
+    (v2 / "cpu.max").write_text("max 100000\n")
+    (v2 / "memory.max").write_text("max\n")
+    assert profile.cpu_quota(v2) is None and profile.memory_limit_mb(v2) is None
+    v1 = tmp_path / "v1"
+    (v1 / "cpu").mkdir(parents=True)
+    (v1 / "memory").mkdir()
+    (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000")
+    (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000")
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712")  # v1's "no limit"
+    assert profile.cpu_quota(v1) == 1.0 and profile.memory_limit_mb(v1) is None
+    assert profile.cpu_threads(v1) == 1
+    monkeypatch.setenv("CPU_LIMIT", "2.0")
+    monkeypatch.setenv("MEM_LIMIT", str(2_147_483_648))  # mybinder.org's 2 GB, in bytes
+    assert profile.cpu_quota(v1) == 2.0 and profile.memory_limit_mb(v1) == 2048
+
+
+def test_tensorflow_threads_and_banner_follow_a_one_cpu_quota():
+    import os
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs a machine with more cores than the quota")
+    code = ("import helpers, tensorflow as tf; from helpers import profile; "
+            "print(tf.config.threading.get_intra_op_parallelism_threads()); "
+            "print(profile.banner(profile.resolve_profile('smoke')))")
+    out = _stdout_of(code, CPU_LIMIT="1", MEM_LIMIT=str(2 * 2**30))
+    threads, banner = out.splitlines()[-2:]
+    assert threads == "1" and f"CPU (1 of the machine's {os.cpu_count()} cores), memory limit 2,048 MB" in banner
+
+
+def test_other_kernels_are_found_and_warned_about_only_on_a_small_machine(tmp_path):
+    from helpers import profile
+
+    for pid, cmd, rss_kb in ((101, "python -m ipykernel_launcher -f k.json", 900_000),
+                             (102, "python -m jupyterlab", 120_000), (103, "python -m ipykernel_launcher -f j.json", 50_000)):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "cmdline").write_text(cmd.replace(" ", "\0"))
+        (tmp_path / str(pid) / "status").write_text(f"Name:\tpython\nVmRSS:\t{rss_kb} kB\n")
+    kernels = profile.other_kernels(tmp_path)
+    assert [pid for pid, _ in kernels] == [101, 103] and round(kernels[0][1]) == 879
+    warning = profile.kernel_warning(2048, kernels)
+    assert "1 other Jupyter kernel(s) hold 879 MB of this machine's 2,048 MB" in warning and "Shut Down" in warning
+    assert profile.kernel_warning(16_384, kernels) == "" and profile.kernel_warning(None, kernels) == ""
+    assert profile.kernel_warning(2048, [(103, 48.8)]) == ""  # an idle, nearly empty kernel is not worth a warning

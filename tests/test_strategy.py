@@ -131,3 +131,57 @@ def test_course_table_reads_records_and_marks_missing_notebooks():
     assert table[table.notebook == "06"].iloc[0]["val accuracy"] == compare.NOT_RUN
     assert table[table.notebook == "03_broken"].iloc[0]["val accuracy"] == "unreadable results file"
     json.dumps(table.to_dict())  # plain values only
+
+
+def test_solution_cells_run_only_when_asked(monkeypatch, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    exercises.register_solution_magic()
+    monkeypatch.delenv(exercises.ENV_SOLUTIONS, raising=False)
+    shell.user_ns.pop("answer_x", None)
+    shell.run_cell_magic("solution", "", "answer_x = 42")
+    assert "answer_x" not in shell.user_ns and "Solution not run" in capsys.readouterr().out  # a learner's Run all
+    shell.run_cell_magic("solution", "run", "answer_x = 42")
+    assert shell.user_ns["answer_x"] == 42
+    monkeypatch.setenv(exercises.ENV_SOLUTIONS, "1")  # make test
+    shell.run_cell_magic("solution", "", "answer_x = 43")
+    assert shell.user_ns["answer_x"] == 43
+    with pytest.raises(AssertionError):  # a failing solution fails the test run
+        shell.run_cell_magic("solution", "", "assert answer_x == 0")
+
+
+def test_every_notebook_ends_its_exercises_with_one_collapsed_solution_cell():
+    import json
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        solutions = [c for c in cells if c["cell_type"] == "code" and "".join(c["source"]).startswith("%%solution")]
+        assert len(solutions) == 1, f"{path.name}: one %%solution cell expected"
+        assert solutions[0]["metadata"].get("jupyter", {}).get("source_hidden"), f"{path.name}: solution not collapsed"
+        later = cells[cells.index(solutions[0]) + 1:]
+        assert not [c for c in later if c["cell_type"] == "code"], f"{path.name}: code after the solution depends on it"
+
+
+def test_deeper_wins_check_reads_the_run_it_is_given():
+    import pandas as pd
+
+    table = pd.DataFrame({"top blocks": [0, 2], "val accuracy": [0.80, 0.85]}).set_index("top blocks")
+    better, worse = {"top blocks": 4, "val accuracy": 0.9}, {"top blocks": 4, "val accuracy": 0.85}
+    assert exercises.check_deeper_wins(True, better, table) and not exercises.check_deeper_wins(False, better, table)
+    assert exercises.check_deeper_wins(False, worse, table)  # a tie is not a win
+    assert not exercises.check_deeper_wins(True, None, table)  # not run yet
+    assert not exercises.check_deeper_wins(True, {"top blocks": 2, "val accuracy": 0.99}, table)  # not a new depth
+
+
+def test_smaller_gap_check_reads_both_histories():
+    reference = {"accuracy": [0.7, 0.95], "val_accuracy": [0.7, 0.80]}  # gap 0.15
+    narrower = {"accuracy": [0.6, 0.85], "val_accuracy": [0.6, 0.80]}  # gap 0.05
+    assert exercises.check_smaller_gap(True, narrower, reference) and not exercises.check_smaller_gap(False, narrower, reference)
+    assert exercises.check_smaller_gap(False, reference, narrower) and not exercises.check_smaller_gap(True, None, reference)
+
+
+def test_moved_less_check_reads_both_measurements():
+    assert exercises.check_moved_less(True, 0.01, 0.02) and not exercises.check_moved_less(True, 0.03, 0.02)
+    assert exercises.check_moved_less(False, 0.03, 0.02) and not exercises.check_moved_less(True, None, 0.02)

@@ -44,3 +44,32 @@ def test_quiz_shows_a_curve_and_feedback():
     choice.value = answers["a"]
     button.click()
     assert feedback.value.startswith("✓") and "reason a" in feedback.value
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    import struct
+
+    return struct.unpack(">II", png[16:24])
+
+
+def test_explorer_shows_its_grid_at_natural_size_beside_sliders_that_keep_their_width():
+    """The browser bug: a 1,600-px figure beside the sliders squeezed them to 0 px. Both must fit a 1,400-px window."""
+    photo = np.random.default_rng(0).integers(0, 255, (150, 150, 3)).astype("float32")
+    box = widgets.augmentation_explorer(photo, n=8, seed=0, rotation_range=40, width_shift_range=0.2,
+                                        height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+    assert isinstance(box, w.HBox)
+    panel, image = box.children
+    width, height = _png_size(image.value)
+    assert image.layout.width == f"{width}px" and image.layout.height == f"{height}px"  # not stretched or squeezed
+    assert panel.layout.width == f"{widgets.CONTROLS_WIDTH}px" and panel.layout.flex == "0 0 auto"  # cannot shrink
+    assert widgets.CONTROLS_WIDTH + width <= widgets.PAGE_WIDTH, f"grid {width} px does not fit beside the sliders"
+    assert any("RandomShear" in p.value for p in _walk(panel) if isinstance(p, w.HTML))  # the layers, readable
+
+
+def test_quiz_puts_its_buttons_beside_a_curve_at_natural_size():
+    curves = {"a": ([10, 20], [0.0, 1.0], [40.0, 30.0])}
+    box = widgets.diagnosis_quiz(curves, 10.0, {"a": widgets.DIAGNOSES[0]}, {"a": "reason"})
+    assert isinstance(box, w.HBox)
+    (image,) = _images(box)
+    width, height = _png_size(image.value)
+    assert image.layout.width == f"{width}px" and width + 360 <= widgets.PAGE_WIDTH and height <= 600

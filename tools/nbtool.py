@@ -8,7 +8,7 @@
     python tools/nbtool.py set-repo NB.ipynb [...]     # rewrite badge and Colab install URL from pyproject.toml
 
 Percent format: a line ``# %%`` starts a code cell, ``# %% [markdown]`` a Markdown cell whose lines start
-with ``# ``. A code cell whose first line is ``# SOLUTION`` is stored collapsed (``jupyter.source_hidden``).
+with ``# ``. A code cell whose first line is ``%%solution`` is stored collapsed (``jupyter.source_hidden``).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def normalise(nb: nbformat.NotebookNode, nb_name: str) -> nbformat.NotebookNode:
     for i, cell in enumerate(nb.cells):
         cell.id = _cell_id(nb_name, i)
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags", "jupyter")}
-        if cell.cell_type == "code" and cell.source.startswith("# SOLUTION"):
+        if cell.cell_type == "code" and cell.source.startswith("%%solution"):
             cell.metadata["jupyter"] = {"source_hidden": True}
         if cell.cell_type == "code":
             if is_checked(cell):

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     os.environ["COURSE_PROFILE"] = args.profile
     os.environ.setdefault("COURSE_WORK_DIR", str(out_dir / "work"))
+    os.environ.setdefault("COURSE_SOLUTIONS", "1")  # run the %%solution cells too: their asserts are checks
     if args.random_weights:
         os.environ["COURSE_RANDOM_WEIGHTS"] = "1"
 

@@ -1,0 +1,53 @@
+"""tools/binder_memory.py: the memory it reads, the verdicts it writes, and where README gets them."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("binder_memory", ROOT / "tools" / "binder_memory.py")
+binder_memory = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(binder_memory)
+
+
+def test_pss_of_a_live_process_grows_with_what_it_holds_and_is_zero_once_gone():
+    if not Path(f"/proc/{os.getpid()}/smaps_rollup").exists():
+        pytest.skip("needs Linux's /proc/PID/smaps_rollup")
+    before = binder_memory.pss_mb(os.getpid())
+    block = bytearray(200 * 2**20)  # 200 MB, touched
+    block[:: 4096] = b"x" * len(block[:: 4096])
+    assert binder_memory.pss_mb(os.getpid()) - before > 150
+    assert binder_memory.pss_mb(2**22 + 12345) == 0.0  # no such process
+
+
+def _summary(**row):
+    base = {"notebook": "03_x", "seconds": 60.0, "peak_total_mb": 1500, "peak_kernel_mb": 1400, "peak_server_mb": 100,
+            "errors": []}
+    return {"profile": "quick", "random_weights": True, "date": "2026-12-04", "machine": "m", "command": "c",
+            "notebooks": [{**base, **row}]}
+
+
+@pytest.mark.parametrize("row, verdict", [
+    ({}, "| yes |"),
+    ({"peak_kernel_mb": 1700, "peak_total_mb": 1800}, "| no (kernel budget 1,600 MB"),
+    ({"peak_kernel_mb": 1500, "peak_total_mb": 2050}, "| no (kernel budget"),
+    ({"errors": ["cell 3: MemoryError: "]}, "| error: cell 3: MemoryError"),
+])
+def test_table_says_within_budget_only_when_kernel_and_total_both_fit(row, verdict):
+    assert verdict in binder_memory.table(_summary(**row))
+
+
+def test_readme_has_the_section_the_tool_writes(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    start, end = binder_memory.MARKERS
+    assert readme.count(start) == 1 and readme.count(end) == 1
+    copy = tmp_path / "README.md"
+    copy.write_text(readme)
+    binder_memory.write_readme("NEW TABLE", copy)
+    text = copy.read_text()
+    assert f"{start}\nNEW TABLE\n{end}" in text and text.replace(text[text.index(start):text.index(end)], "") == \
+        readme.replace(readme[readme.index(start):readme.index(end)], "")

@@ -1,0 +1,231 @@
+"""Measure notebooks the way mybinder.org charges memory: JupyterLab server plus kernel, proportional set size (PSS).
+
+    python tools/binder_memory.py [--profile quick] [--only 03 05] [--random-weights] [--readme]
+
+Starts JupyterLab (as ``make lab`` does; ``--allow-root`` where it runs as root) on a free local port, and for each
+notebook opens a session through the server's REST API, so the server starts the kernel as it does for a learner. It
+runs every code cell in that kernel (``%%solution`` cells stay skipped, as in a learner's "Run all"), samples the PSS
+of the server and the kernel every quarter second (``/proc/PID/smaps_rollup``: shared libraries counted once, which is
+how a container's memory is charged), then shuts the kernel down, as the course tells learners to do before the next
+notebook. Writes ``build/binder-memory/summary.json`` and ``summary.md``; ``--readme`` puts the table into README.md
+between ``<!-- binder:start -->`` and ``<!-- binder:end -->``. The cell outputs themselves are not kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNEL_BUDGET_MB = 1600  # issue 17: the kernel's share, so that kernel + server stays well under Binder's 2,000 MB
+BINDER_LIMIT_MB = 2000
+MARKERS = ("<!-- binder:start -->", "<!-- binder:end -->")
+WEIGHTS = {"smoke": "generated images, stand-in weights"}
+
+
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process in MB (0 once it has gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
+
+
+class Sampler(threading.Thread):
+    """Samples the PSS of the server and of the kernel until stopped; keeps the peaks."""
+
+    def __init__(self, server: int, kernel: int, every: float = 0.25) -> None:
+        super().__init__(daemon=True)
+        self.server, self.kernel, self.every = server, kernel, every
+        self.peak_total = self.peak_kernel = self.peak_server = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            s, k = pss_mb(self.server), pss_mb(self.kernel)
+            self.peak_server, self.peak_kernel = max(self.peak_server, s), max(self.peak_kernel, k)
+            self.peak_total = max(self.peak_total, s + k)
+            self._stop_event.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Lab:
+    """A JupyterLab server on localhost with a random token, started and stopped by this tool."""
+
+    def __init__(self, env: dict[str, str], runtime_dir: Path) -> None:
+        self.port, self.token, self.runtime_dir = _free_port(), secrets.token_hex(16), runtime_dir
+        command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
+                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={ROOT}"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            command.append("--allow-root")
+        self.process = subprocess.Popen(command, env={**env, "JUPYTER_RUNTIME_DIR": str(runtime_dir)},
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(240):
+            try:
+                self.request("GET", "/api/status")
+                return
+            except OSError:
+                time.sleep(0.25)
+        raise RuntimeError("JupyterLab did not start within 60 s")
+
+    def request(self, method: str, path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as reply:
+            text = reply.read()
+        return json.loads(text) if text else {}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def _kernel_pid(server_pid: int, known: set[int]) -> int:
+    import psutil
+
+    for _ in range(120):
+        fresh = [p for p in psutil.Process(server_pid).children(recursive=True) if p.pid not in known]
+        if fresh:
+            return fresh[-1].pid
+        time.sleep(0.25)
+    raise RuntimeError("the server started no kernel process")
+
+
+def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
+    """Open a session for ``notebook``, run its code cells in the server's kernel, sample memory; returns the figures."""
+    import nbformat
+    import psutil
+    from jupyter_client import BlockingKernelClient
+
+    known = {p.pid for p in psutil.Process(lab.process.pid).children(recursive=True)}
+    session = lab.request("POST", "/api/sessions", {"path": str(notebook.relative_to(ROOT)), "type": "notebook",
+                                                     "name": notebook.name, "kernel": {"name": "python3"}})
+    kernel_id = session["kernel"]["id"]
+    kernel_pid = _kernel_pid(lab.process.pid, known)
+    client = BlockingKernelClient(connection_file=str(lab.runtime_dir / f"kernel-{kernel_id}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    sampler = Sampler(lab.process.pid, kernel_pid)
+    sampler.start()
+    errors: list[str] = []
+    started = time.time()
+    try:
+        for index, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
+            if cell.cell_type != "code":
+                continue
+
+            def hook(message: dict, where: int = index) -> None:
+                if message["msg_type"] == "error":
+                    errors.append(f"cell {where}: {message['content']['ename']}: {message['content']['evalue']}")
+
+            reply = client.execute_interactive(cell.source, timeout=timeout, output_hook=hook, allow_stdin=False)
+            if reply["content"]["status"] != "ok":
+                break
+    finally:
+        seconds = time.time() - started
+        sampler.stop()
+        client.stop_channels()
+        lab.request("DELETE", f"/api/sessions/{session['id']}")  # shut the kernel down, as learners are told to
+    return {"notebook": notebook.stem, "seconds": round(seconds, 1), "peak_total_mb": round(sampler.peak_total),
+            "peak_kernel_mb": round(sampler.peak_kernel), "peak_server_mb": round(sampler.peak_server),
+            "errors": errors}
+
+
+def table(summary: dict) -> str:
+    """The Markdown table for README: one row per notebook, with its verdict against the budgets."""
+    lines = [f"**Binder memory, profile `{summary['profile']}`**, {summary['date']}, {summary['machine']}; "
+             f"{'random weights' if summary['random_weights'] else WEIGHTS.get(summary['profile'], 'ImageNet weights')}"
+             "; measured with "
+             f"`{summary['command']}` (JupyterLab server + kernel, proportional set size, peak of samples every 0.25 s).",
+             "", "| notebook | time | kernel peak | server + kernel peak | within budget? |", "|---|---:|---:|---:|---|"]
+    for row in summary["notebooks"]:
+        ok = row["peak_kernel_mb"] <= KERNEL_BUDGET_MB and row["peak_total_mb"] < BINDER_LIMIT_MB and not row["errors"]
+        verdict = "yes" if ok else ("error: " + row["errors"][0] if row["errors"] else
+                                    f"no (kernel budget {KERNEL_BUDGET_MB:,} MB, Binder limit {BINDER_LIMIT_MB:,} MB)")
+        lines.append(f"| {row['notebook']} | {row['seconds'] / 60:.1f} min | {row['peak_kernel_mb']:,} MB | "
+                     f"{row['peak_total_mb']:,} MB | {verdict} |")
+    return "\n".join(lines)
+
+
+def write_readme(text: str, readme: Path = ROOT / "README.md") -> None:
+    content = readme.read_text()
+    start, end = MARKERS
+    if start not in content or end not in content:
+        raise SystemExit(f"README.md has no {start} ... {end} section to write into")
+    head, rest = content.split(start, 1)
+    readme.write_text(head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 03 05")
+    parser.add_argument("--random-weights", action="store_true")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args(argv)
+
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        notebooks = [n for n in notebooks if n.name[:2] in args.only]
+    out = ROOT / "build" / "binder-memory"
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "COURSE_PROFILE": args.profile, "COURSE_WORK_DIR": str(out / "work")}
+    env.pop("COURSE_SOLUTIONS", None)  # a learner's Run all
+    if args.random_weights:
+        env["COURSE_RANDOM_WEIGHTS"] = "1"
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="binder-memory-") as runtime:
+        lab = Lab(env, Path(runtime))
+        try:
+            for notebook in notebooks:
+                print(f"{notebook.name} ...", flush=True)
+                row = run_notebook(lab, notebook, args.timeout)
+                print(f"    {row['seconds']:.0f} s, kernel {row['peak_kernel_mb']} MB, server + kernel "
+                      f"{row['peak_total_mb']} MB{'; ' + row['errors'][0] if row['errors'] else ''}", flush=True)
+                rows.append(row)
+        finally:
+            lab.stop()
+    command = "python tools/binder_memory.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    summary = {"profile": args.profile, "random_weights": args.random_weights, "date": date.today().isoformat(),
+               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
+               "command": command.strip(), "notebooks": rows}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "summary.md").write_text(table(summary) + "\n")
+    print(table(summary))
+    if args.readme:
+        write_readme(table(summary))
+    return 1 if any(r["errors"] for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
