@@ -243,6 +243,19 @@ def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> 
                      "isinstance(layer, keras.layers.BatchNormalization).")
 
 
+def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
+    """06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
+    if yours is None:
+        print(f"Run the experiment first ({your_run}), then pass its history.")
+        return Verdict(False)
+    truth = yours > reference
+    ok = answer is not None and bool(answer) == truth
+    return _feedback(answer, ok,
+                     f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
+                     f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
+                     "Compare the last val_accuracy of your history with the notebook's figure.")
+
+
 # ---------------------------------------------------------------- 07 · Choosing a strategy
 
 

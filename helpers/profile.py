@@ -5,6 +5,7 @@ Introduced in ``00_start_here.ipynb``; every notebook's first code cell calls :f
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from dataclasses import dataclass
@@ -155,6 +156,28 @@ def kernel_warning(limit_mb: float | None, kernels: list[tuple[int, float]]) -> 
             "may be stopped for lack of memory.")
 
 
+MEASURED_PEAKS = Path(__file__).resolve().parents[1] / "data" / "binder_memory.json"  # in a clone and on Binder
+
+
+def memory_warning(limit_mb: float | None, notebook: str, profile: str, peaks: Path = MEASURED_PEAKS) -> str:
+    """A line for the banner when this notebook's measured peak (server + kernel) nears the machine's memory limit."""
+    try:
+        measured = json.loads(peaks.read_text())
+        peak = measured["peaks_mb"][notebook]["server_and_kernel"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if not limit_mb or measured.get("profile") != profile or peak < 0.9 * limit_mb:
+        return ""
+    return (f"Warning: in {profile}, this notebook peaked at {peak:,} MB (JupyterLab server + kernel, measured "
+            f"{measured.get('date', '')}) and this machine allows {limit_mb:,.0f} MB: it may be stopped. Shut down "
+            "every other kernel first; if it still stops, run it in smoke here, or in quick on Colab or your laptop.")
+
+
+def current_notebook() -> str:
+    """The running notebook's name without .ipynb, from JupyterLab's JPY_SESSION_NAME; empty outside a notebook."""
+    return Path(os.environ.get("JPY_SESSION_NAME", "")).stem
+
+
 def limit_tensorflow_threads() -> None:
     """Size TensorFlow's thread pools to :func:`cpu_threads` (it sizes them from the node's cores otherwise)."""
     import tensorflow as tf
@@ -237,9 +260,10 @@ def setup(profile: str | None = None, seed: int = 42, random_weights: bool | Non
     chosen = resolve_profile(profile, random_weights=random_weights, seed=seed)
     keras.utils.set_random_seed(seed)
     print(banner(chosen))
-    warning = kernel_warning(memory_limit_mb(), other_kernels())
-    if warning:
-        print(warning)
+    for warning in (kernel_warning(memory_limit_mb(), other_kernels()),
+                    memory_warning(memory_limit_mb(), current_notebook(), chosen.name)):
+        if warning:
+            print(warning)
     return chosen
 
 

@@ -170,3 +170,33 @@ def test_other_kernels_are_found_and_warned_about_only_on_a_small_machine(tmp_pa
     assert "1 other Jupyter kernel(s) hold 879 MB of this machine's 2,048 MB" in warning and "Shut Down" in warning
     assert profile.kernel_warning(16_384, kernels) == "" and profile.kernel_warning(None, kernels) == ""
     assert profile.kernel_warning(2048, [(103, 48.8)]) == ""  # an idle, nearly empty kernel is not worth a warning
+
+
+def test_memory_warning_reads_the_measured_peak_of_this_notebook(tmp_path, monkeypatch):
+    import json
+
+    from helpers import profile
+
+    peaks = tmp_path / "binder_memory.json"
+    peaks.write_text(json.dumps({"profile": "quick", "date": "2026-12-04", "peaks_mb": {
+        "05_x": {"kernel": 2010, "server_and_kernel": 2087}, "00_y": {"kernel": 840, "server_and_kernel": 916}}}))
+    warning = profile.memory_warning(2048, "05_x", "quick", peaks)
+    assert "peaked at 2,087 MB" in warning and "allows 2,048 MB" in warning and "smoke" in warning
+    assert profile.memory_warning(2048, "00_y", "quick", peaks) == ""  # far below the limit
+    assert profile.memory_warning(16_384, "05_x", "quick", peaks) == ""  # a large machine
+    assert profile.memory_warning(2048, "05_x", "smoke", peaks) == ""  # measured for another profile
+    assert profile.memory_warning(2048, "unknown", "quick", peaks) == ""
+    assert profile.memory_warning(2048, "05_x", "quick", tmp_path / "absent.json") == ""  # e.g. pip-installed on Colab
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/jovyan/notebooks/05_x.ipynb")
+    assert profile.current_notebook() == "05_x"
+
+
+def test_the_committed_peaks_cover_every_notebook():
+    import json
+    from pathlib import Path
+
+    from helpers import profile
+
+    measured = json.loads(profile.MEASURED_PEAKS.read_text())
+    names = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    assert names <= set(measured["peaks_mb"]) and measured["source"].startswith("tools/binder_memory.py")

@@ -185,3 +185,8 @@ def test_smaller_gap_check_reads_both_histories():
 def test_moved_less_check_reads_both_measurements():
     assert exercises.check_moved_less(True, 0.01, 0.02) and not exercises.check_moved_less(True, 0.03, 0.02)
     assert exercises.check_moved_less(False, 0.03, 0.02) and not exercises.check_moved_less(True, None, 0.02)
+
+
+def test_higher_check_reads_both_measurements():
+    assert exercises.check_higher(True, 0.9, 0.8, "a", "b") and not exercises.check_higher(True, 0.8, 0.8, "a", "b")
+    assert exercises.check_higher(False, 0.7, 0.8, "a", "b") and not exercises.check_higher(False, None, 0.8, "a", "b")

@@ -8,7 +8,8 @@ runs every code cell in that kernel (``%%solution`` cells stay skipped, as in a 
 of the server and the kernel every quarter second (``/proc/PID/smaps_rollup``: shared libraries counted once, which is
 how a container's memory is charged), then shuts the kernel down, as the course tells learners to do before the next
 notebook. Writes ``build/binder-memory/summary.json`` and ``summary.md``; ``--readme`` puts the table into README.md
-between ``<!-- binder:start -->`` and ``<!-- binder:end -->``. The cell outputs themselves are not kept.
+between ``<!-- binder:start -->`` and ``<!-- binder:end -->`` and the peaks into ``data/binder_memory.json``, which the
+setup cell reads to warn on a small machine. The cell outputs themselves are not kept.
 """
 
 from __future__ import annotations
@@ -185,6 +186,15 @@ def write_readme(text: str, readme: Path = ROOT / "README.md") -> None:
     readme.write_text(head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1])
 
 
+def write_peaks(summary: dict, path: Path = ROOT / "data" / "binder_memory.json") -> None:
+    """The peaks per notebook, for the setup cell's warning on a small machine (helpers.profile.memory_warning)."""
+    peaks = {r["notebook"]: {"kernel": r["peak_kernel_mb"], "server_and_kernel": r["peak_total_mb"]}
+             for r in summary["notebooks"]}
+    path.write_text(json.dumps({"source": "tools/binder_memory.py, " + summary["command"], "date": summary["date"],
+                                "machine": summary["machine"], "profile": summary["profile"], "peaks_mb": peaks},
+                               indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(summary))
     if args.readme:
         write_readme(table(summary))
+        write_peaks(summary)
     return 1 if any(r["errors"] for r in rows) else 0
 
 
