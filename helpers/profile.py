@@ -163,13 +163,14 @@ def memory_warning(limit_mb: float | None, notebook: str, profile: str, peaks: P
     """A line for the banner when this notebook's measured peak (server + kernel) nears the machine's memory limit."""
     try:
         measured = json.loads(peaks.read_text())
-        peak = measured["peaks_mb"][notebook]["server_and_kernel"]
+        entry = measured["peaks_mb"][notebook]
+        peak, when = entry["server_and_kernel"], entry.get("date", measured.get("date", ""))
     except (OSError, ValueError, KeyError, TypeError):
         return ""
     if not limit_mb or measured.get("profile") != profile or peak < 0.9 * limit_mb:
         return ""
     return (f"Warning: in {profile}, this notebook peaked at {peak:,} MB (JupyterLab server + kernel, measured "
-            f"{measured.get('date', '')}) and this machine allows {limit_mb:,.0f} MB: it may be stopped. Shut down "
+            f"{when}) and this machine allows {limit_mb:,.0f} MB: it may be stopped. Shut down "
             "every other kernel first; if it still stops, run it in smoke here, or in quick on Colab or your laptop.")
 
 

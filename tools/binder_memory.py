@@ -188,11 +188,13 @@ def write_readme(text: str, readme: Path = ROOT / "README.md") -> None:
 
 def write_peaks(summary: dict, path: Path = ROOT / "data" / "binder_memory.json") -> None:
     """The peaks per notebook, for the setup cell's warning on a small machine (helpers.profile.memory_warning)."""
-    peaks = {r["notebook"]: {"kernel": r["peak_kernel_mb"], "server_and_kernel": r["peak_total_mb"]}
-             for r in summary["notebooks"]}
-    path.write_text(json.dumps({"source": "tools/binder_memory.py, " + summary["command"], "date": summary["date"],
-                                "machine": summary["machine"], "profile": summary["profile"], "peaks_mb": peaks},
-                               indent=1) + "\n")
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    peaks = old.get("peaks_mb", {}) if old.get("profile") == summary["profile"] else {}
+    for r in summary["notebooks"]:
+        peaks[r["notebook"]] = {"kernel": r["peak_kernel_mb"], "server_and_kernel": r["peak_total_mb"],
+                                "date": summary["date"], "command": summary["command"]}
+    path.write_text(json.dumps({"source": "tools/binder_memory.py", "machine": summary["machine"],
+                                "profile": summary["profile"], "peaks_mb": dict(sorted(peaks.items()))}, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.md").write_text(table(summary) + "\n")
     print(table(summary))
     if args.readme:
-        write_readme(table(summary))
-        write_peaks(summary)
+        if not args.only:  # the README table shows one complete run
+            write_readme(table(summary))
+        write_peaks(summary)  # merged: an --only run updates its notebooks' peaks
     return 1 if any(r["errors"] for r in rows) else 0
 
 
