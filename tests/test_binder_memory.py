@@ -51,3 +51,15 @@ def test_readme_has_the_section_the_tool_writes(tmp_path):
     text = copy.read_text()
     assert f"{start}\nNEW TABLE\n{end}" in text and text.replace(text[text.index(start):text.index(end)], "") == \
         readme.replace(readme[readme.index(start):readme.index(end)], "")
+
+
+def test_an_only_run_updates_its_notebooks_peaks_and_keeps_the_others(tmp_path):
+    import json
+
+    path = tmp_path / "peaks.json"
+    binder_memory.write_peaks(_summary(notebook="03_x", peak_total_mb=1900), path)
+    binder_memory.write_peaks(_summary(notebook="05_y", peak_total_mb=1850), path)
+    binder_memory.write_peaks(_summary(notebook="03_x", peak_total_mb=1700), path)
+    peaks = json.loads(path.read_text())["peaks_mb"]
+    assert {name: p["server_and_kernel"] for name, p in peaks.items()} == {"03_x": 1700, "05_y": 1850}
+    assert peaks["03_x"]["command"] == "c" and peaks["03_x"]["date"] == "2026-12-04"
