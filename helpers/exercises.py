@@ -34,10 +34,20 @@ class Verdict:
 
 def _feedback(answer: Any, ok: bool, right: str, hint: str) -> Verdict:
     if answer is None:
-        print("Not answered yet: replace None with your answer and run the cell again.")
-        return Verdict(False)
+        return _not_yet("Not answered yet: replace None with your answer and run the cell again.")
     print(f"✓ Correct. {right}" if ok else f"✗ Not quite. {hint}")
     return Verdict(ok)
+
+
+def _not_yet(what_to_do: str) -> Verdict:
+    """Nothing to grade yet (no answer, or the experiment has not run): say what to do; not right."""
+    print(what_to_do)
+    return Verdict(False)
+
+
+def _outcome(answer: bool | None, truth: bool, right: str, hint: str) -> Verdict:
+    """A True/False answer about a measured outcome: right when it matches what the run measured."""
+    return _feedback(answer, answer is not None and bool(answer) == truth, right, hint)
 
 
 def solution(line: str, cell: str) -> None:
@@ -152,11 +162,9 @@ def check_trainable_from(answer: int | None, base: Any, head: Any, layer_name: s
 def check_moved_less(answer: bool | None, yours: float | None, reference: float) -> Verdict:
     """04: whether your run moved block5_conv1 less (relative change ``yours``) than the SGD 1e-4 run (``reference``)."""
     if yours is None:
-        print("Fine-tune your RMSprop copy first, then pass it as your_rmsprop_model.")
-        return Verdict(False)
+        return _not_yet("Fine-tune your RMSprop copy first, then pass it as your_rmsprop_model.")
     truth = yours < reference
-    ok = answer is not None and bool(answer) == truth
-    return _feedback(answer, ok,
+    return _outcome(answer, truth,
                      f"block5_conv1 moved {yours:.2%} in your run and {reference:.2%} with SGD 1e-4: "
                      f"{'less' if truth else 'not less'}. RMSprop scales each step by the gradient's recent size, so "
                      "its 1e-5 is not simply ten times smaller than SGD's 1e-4.",
@@ -195,15 +203,13 @@ def check_inception_input_range(answer: Any) -> Verdict:
 def check_smaller_gap(answer: bool | None, history: dict | None, reference: dict) -> Verdict:
     """05: whether ``history``'s last-epoch gap (training minus validation accuracy) is smaller than ``reference``'s."""
     if history is None:
-        print("Train the Dropout(0.5) head first and put its .history in your_history.")
-        return Verdict(False)
+        return _not_yet("Train the Dropout(0.5) head first and put its .history in your_history.")
     def last_gap(h: dict) -> float:
         return float(h["accuracy"][-1] - h["val_accuracy"][-1])
 
     yours, theirs = last_gap(history), last_gap(reference)
     truth = yours < theirs
-    ok = answer is not None and bool(answer) == truth
-    return _feedback(answer, ok,
+    return _outcome(answer, truth,
                      f"last-epoch gap {yours:+.1%} with your run against {theirs:+.1%}: "
                      f"{'smaller' if truth else 'not smaller'}. More dropout holds training accuracy back; whether it "
                      "also narrows the gap depends on how long the run is and how much the head overfits by then.",
@@ -246,11 +252,9 @@ def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> 
 def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
     """06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
     if yours is None:
-        print(f"Run the experiment first ({your_run}), then pass its history.")
-        return Verdict(False)
+        return _not_yet(f"Run the experiment first ({your_run}), then pass its history.")
     truth = yours > reference
-    ok = answer is not None and bool(answer) == truth
-    return _feedback(answer, ok,
+    return _outcome(answer, truth,
                      f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
                      f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
                      "Compare the last val_accuracy of your history with the notebook's figure.")
@@ -271,15 +275,12 @@ def check_strategy(answer: str | None, rule: Any, **case: str) -> Verdict:
 def check_deeper_wins(answer: bool | None, row: dict | None, table: pd.DataFrame) -> Verdict:
     """07: whether the extra depth's run (``row``, from fine_tune_top) beat the table's best validation accuracy."""
     if row is None:
-        print("Run the extra depth first: your_row = fine_tune_top(EXTRA_DEPTH).")
-        return Verdict(False)
+        return _not_yet("Run the extra depth first: your_row = fine_tune_top(EXTRA_DEPTH).")
     if row["top blocks"] in table.index:
-        print(f"The table already has {row['top blocks']} top blocks: run a depth it does not have.")
-        return Verdict(False)
+        return _not_yet(f"The table already has {row['top blocks']} top blocks: run a depth it does not have.")
     best = float(table["val accuracy"].max())
     truth = float(row["val accuracy"]) > best
-    ok = answer is not None and bool(answer) == truth
-    return _feedback(answer, ok,
+    return _outcome(answer, truth,
                      f"top {row['top blocks']} blocks: {row['val accuracy']:.1%} on validation against the table's best "
                      f"{best:.1%} ({'better' if truth else 'not better'}); with a few hundred validation photos, a "
                      "point or two either way is within the noise of one run.",
