@@ -33,7 +33,7 @@ def test_a_stand_in_is_built_once_and_reused(monkeypatch):
     monkeypatch.setattr(smoke_weights, "build", fake_build)
     first = smoke_weights.ensure("vgg16")
     assert smoke_weights.ensure("vgg16") == first and built == ["vgg16"]
-    assert first.name == "vgg16_smoke_4ep_0.0001_notop.weights.h5" and "smoke-weights" in str(first)
+    assert first.name == "vgg16_smoke_aug_4ep_0.0001_notop.weights.h5" and "smoke-weights" in str(first)
     with pytest.raises(ValueError, match="choose one of vgg16, inception_v3, mobilenet_v2"):
         smoke_weights.weights_path("resnet50")
 
@@ -43,3 +43,4 @@ def test_a_changed_recipe_does_not_reuse_the_old_file(monkeypatch):
     name, module, epochs, lr = smoke_weights.RECIPES["mobilenet_v2"]
     monkeypatch.setitem(smoke_weights.RECIPES, "mobilenet_v2", (name, module, epochs + 1, lr))
     assert smoke_weights.weights_path("mobilenet_v2") != before
+
