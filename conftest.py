@@ -15,22 +15,56 @@ import pytest
 NOTEBOOK_GROUPS = {"02": "01", "04": "03"}
 
 
-def work_unit(nodeid: str) -> str:
-    """The unit of work a test belongs to: its notebook group for a notebook cell, else its test module."""
+SAVED_MODEL_CHECK = "tests/test_saved_models.py"  # one test per notebook, run in that notebook's unit, after its cells
+
+
+def notebook_number(nodeid: str) -> str | None:
+    """The notebook a test runs or checks: "03" for a cell of notebooks/03_*.ipynb or for the check of 03's models."""
     path = nodeid.split("::", 1)[0]
-    if not path.endswith(".ipynb"):
-        return path
-    number = Path(path).name[:2]
+    if path.endswith(".ipynb"):
+        return Path(path).name[:2]
+    if path == SAVED_MODEL_CHECK and nodeid.endswith("]"):
+        return nodeid.rsplit("[", 1)[1][:-1]
+    return None
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its notebook group for a notebook cell or model check, else its test module."""
+    number = notebook_number(nodeid)
+    if number is None:
+        return nodeid.split("::", 1)[0]
     return f"notebooks {NOTEBOOK_GROUPS.get(number, number)}"
+
+
+# The longest units first (smoke, two cores: the browser test ~120 s when it runs with the rest, 03+04 45 s, 05 40 s, 06 39 s, 07 34 s, 01+02
+# 26 s, 00 6 s), so that neither worker starts a long one while the other is nearly done; the unit tests fill in after.
+LONGEST_FIRST = ["tests/test_browser.py", "notebooks 03", "notebooks 05", "notebooks 06", "notebooks 07", "notebooks 01",
+                 "notebooks 00"]
+
+
+def unit_rank(nodeid: str) -> int:
+    """Where a test's work unit comes in the queue: its place in :data:`LONGEST_FIRST`, else after all of them."""
+    unit = work_unit(nodeid)
+    return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
 
 
 @pytest.hookimpl(optionalhook=True)  # called by pytest-xdist only; plain `pytest` runs everything in order
 def pytest_xdist_make_scheduler(config, log):
-    """Send whole work units (see :func:`work_unit`) to the workers, those with the most tests first."""
+    """Send whole work units (see :func:`work_unit`) to the workers in the order of :data:`LONGEST_FIRST`."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkUnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             return work_unit(nodeid)
 
+    config.option.loadscopereorder = False  # keep the order pytest_collection_modifyitems gave
     return WorkUnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the tests by :func:`unit_rank`, each unit's saved-model checks after its cells; the sort is stable, so a
+    notebook's cells keep their order.
+
+    Done here, where every xdist worker collects, because the scheduler names a test by its index in that collection.
+    """
+    items.sort(key=lambda item: (unit_rank(item.nodeid), item.nodeid.startswith(SAVED_MODEL_CHECK)))

@@ -3,8 +3,8 @@
 Each function builds and returns the widget; nothing is displayed on import. Figures are drawn into ``Image`` widgets
 as PNG bytes, never through an ``Output`` widget: capturing output into ``Output`` widgets intermittently hangs
 headless execution (nbclient, hence ``make run``), and PNG bytes look the same in Jupyter and Colab. Each image is
-shown at its natural pixel size (:func:`_show`), and controls sit beside or above it, so that at a 1,400-px-wide window
-neither squeezes the other (:data:`PAGE_WIDTH`).
+shown at its natural pixel size (:func:`_show`), and controls sit beside or above it, so that in a 1,400-px-wide window
+neither squeezes the other (:data:`PAGE_WIDTH`; tests/test_browser.py checks it in JupyterLab with Chromium).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-PAGE_WIDTH = 1150  # px a notebook's output area offers in a 1,400-px-wide JupyterLab window (sidebar collapsed)
-CONTROLS_WIDTH = 430  # px of the slider column beside the augmentation explorer's grid
+PAGE_WIDTH = 940  # px a notebook's output area offers in a 1,400-px-wide JupyterLab 4 window, file browser open
+SLIDER_WIDTH = 440  # px of each of the augmentation explorer's two slider columns, above its grid
 DPI = 80
 
 
 def feature_map_explorer(
-    model: Any, photos: Mapping[str, Any], layer_names: Sequence[str], channels: int = 6
+    model: Any, photos: Mapping[str, Any], layer_names: Sequence[str], channels: int = 5
 ) -> Any:
     """03: pick a photo and a layer; shows that layer's most active channels (helpers.inspect.feature_maps)."""
     import ipywidgets as w
@@ -127,7 +127,7 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
     start = {**{"rotation_range": 0, "width_shift_range": 0.0, "height_shift_range": 0.0, "shear_range": 0.0,
                 "zoom_range": 0.0, "horizontal_flip": False}, **initial}
     style = {"description_width": "140px"}
-    layout = w.Layout(width=f"{CONTROLS_WIDTH - 10}px")
+    layout = w.Layout(width=f"{SLIDER_WIDTH - 10}px")
     controls = {
         "rotation_range": w.IntSlider(value=start["rotation_range"], min=0, max=90, step=5,
                                       description="rotation (°)", style=style, layout=layout),
@@ -135,7 +135,7 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
                                            description="width shift (frac.)", style=style, layout=layout),
         "height_shift_range": w.FloatSlider(value=start["height_shift_range"], min=0, max=0.5, step=0.05,
                                             description="height shift (frac.)", style=style, layout=layout),
-        "shear_range": w.FloatSlider(value=start["shear_range"], min=0, max=45, step=1,
+        "shear_range": w.FloatSlider(value=start["shear_range"], min=0, max=45, step=0.1,
                                      description="shear (°)", style=style, layout=layout),
         "zoom_range": w.FloatSlider(value=start["zoom_range"], min=0, max=0.5, step=0.05,
                                     description="zoom (frac.)", style=style, layout=layout),
@@ -143,7 +143,7 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
     }
     out, layers_text = w.Image(format="png"), w.HTML()
     columns = 4
-    side = (PAGE_WIDTH - CONTROLS_WIDTH) / DPI / columns  # inches per copy, so the grid fits beside the sliders
+    side = (PAGE_WIDTH - 40) / DPI / columns  # inches per copy, so that the grid fits the page under the sliders
 
     def draw(*_):
         values = {k: c.value for k, c in controls.items()}
@@ -157,8 +157,10 @@ def augmentation_explorer(image, n: int = 8, seed: int = 0, **initial):
     for control in controls.values():
         control.observe(draw, names="value")
     draw()
-    panel = w.VBox([*controls.values(), layers_text], layout=w.Layout(width=f"{CONTROLS_WIDTH}px", flex="0 0 auto"))
-    return w.HBox([panel, out])
+    sliders = list(controls.values())
+    column = w.Layout(width=f"{SLIDER_WIDTH}px", flex="0 0 auto")
+    panel = w.HBox([w.VBox(sliders[:3], layout=column), w.VBox(sliders[3:], layout=column)])
+    return w.VBox([panel, out, layers_text])  # sliders above the grid: both on one screen, the grid page-wide
 
 
 def _png(fig: Any) -> bytes:

@@ -52,18 +52,33 @@ def _png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-def test_explorer_shows_its_grid_at_natural_size_beside_sliders_that_keep_their_width():
-    """The browser bug: a 1,600-px figure beside the sliders squeezed them to 0 px. Both must fit a 1,400-px window."""
+def test_explorer_shows_its_grid_at_natural_size_under_sliders_that_keep_their_width():
+    """The browser bug: a 1,600-px figure beside the sliders squeezed them to 0 px. Both must fit the page's width."""
     photo = np.random.default_rng(0).integers(0, 255, (150, 150, 3)).astype("float32")
     box = widgets.augmentation_explorer(photo, n=8, seed=0, rotation_range=40, width_shift_range=0.2,
                                         height_shift_range=0.2, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
-    assert isinstance(box, w.HBox)
-    panel, image = box.children
+    assert isinstance(box, w.VBox)
+    panel, image, layers_text = box.children
     width, height = _png_size(image.value)
     assert image.layout.width == f"{width}px" and image.layout.height == f"{height}px"  # not stretched or squeezed
-    assert panel.layout.width == f"{widgets.CONTROLS_WIDTH}px" and panel.layout.flex == "0 0 auto"  # cannot shrink
-    assert widgets.CONTROLS_WIDTH + width <= widgets.PAGE_WIDTH, f"grid {width} px does not fit beside the sliders"
-    assert any("RandomShear" in p.value for p in _walk(panel) if isinstance(p, w.HTML))  # the layers, readable
+    assert width <= widgets.PAGE_WIDTH, f"grid {width} px is wider than the page"
+    columns = panel.children
+    assert all(c.layout.width == f"{widgets.SLIDER_WIDTH}px" and c.layout.flex == "0 0 auto" for c in columns)
+    assert len(columns) * widgets.SLIDER_WIDTH <= widgets.PAGE_WIDTH
+    assert height + 150 <= 830, "sliders and grid do not fit one screen of a 1,000-px-high window"
+    assert "RandomShear" in layers_text.value  # the layers, readable
+
+
+def test_feature_map_explorer_fits_the_page():
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    conv = keras.layers.Conv2D(8, 3, name="conv")(inputs)
+    model = keras.Model(inputs, conv)
+    photos = {"a": np.zeros((32, 32, 3), "float32"), "b": np.ones((32, 32, 3), "float32")}
+    (image,) = _images(widgets.feature_map_explorer(model, photos, ["conv"]))
+    width, _ = _png_size(image.value)
+    assert image.layout.width == f"{width}px" and width <= widgets.PAGE_WIDTH
 
 
 def test_quiz_puts_its_buttons_beside_a_curve_at_natural_size():

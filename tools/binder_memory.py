@@ -53,7 +53,7 @@ class Sampler(threading.Thread):
     def __init__(self, server: int, kernel: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.server, self.kernel, self.every = server, kernel, every
-        self.peak_total = self.peak_kernel = self.peak_server = 0.0
+        self.peak_total = self.peak_kernel = self.peak_server = self.cell_peak = 0.0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -61,7 +61,13 @@ class Sampler(threading.Thread):
             s, k = pss_mb(self.server), pss_mb(self.kernel)
             self.peak_server, self.peak_kernel = max(self.peak_server, s), max(self.peak_kernel, k)
             self.peak_total = max(self.peak_total, s + k)
+            self.cell_peak = max(self.cell_peak, k)
             self._stop_event.wait(self.every)
+
+    def cell_done(self) -> float:
+        """The kernel's peak since the last call (one cell's), read after a last sample."""
+        peak, self.cell_peak = max(self.cell_peak, pss_mb(self.kernel)), 0.0
+        return peak
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -77,14 +83,15 @@ def _free_port() -> int:
 class Lab:
     """A JupyterLab server on localhost with a random token, started and stopped by this tool."""
 
-    def __init__(self, env: dict[str, str], runtime_dir: Path) -> None:
+    def __init__(self, env: dict[str, str], runtime_dir: Path, root: Path = ROOT, log: Path | None = None) -> None:
         self.port, self.token, self.runtime_dir = _free_port(), secrets.token_hex(16), runtime_dir
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
-                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={ROOT}"]
+                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
+        output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 (closed with the server)
         self.process = subprocess.Popen(command, env={**env, "JUPYTER_RUNTIME_DIR": str(runtime_dir)},
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
         for _ in range(240):
             try:
                 self.request("GET", "/api/status")
@@ -138,6 +145,7 @@ def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
     sampler = Sampler(lab.process.pid, kernel_pid)
     sampler.start()
     errors: list[str] = []
+    cells: list[tuple[float, int, str]] = []
     started = time.time()
     try:
         for index, cell in enumerate(nbformat.read(notebook, as_version=4).cells):
@@ -149,6 +157,8 @@ def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
                     errors.append(f"cell {where}: {message['content']['ename']}: {message['content']['evalue']}")
 
             reply = client.execute_interactive(cell.source, timeout=timeout, output_hook=hook, allow_stdin=False)
+            first = next((line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), "")
+            cells.append((round(sampler.cell_done()), index, first[:60]))
             if reply["content"]["status"] != "ok":
                 break
     finally:
@@ -158,7 +168,8 @@ def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
         lab.request("DELETE", f"/api/sessions/{session['id']}")  # shut the kernel down, as learners are told to
     return {"notebook": notebook.stem, "seconds": round(seconds, 1), "peak_total_mb": round(sampler.peak_total),
             "peak_kernel_mb": round(sampler.peak_kernel), "peak_server_mb": round(sampler.peak_server),
-            "errors": errors}
+            "errors": errors, "hungriest_cells": [{"cell": i, "kernel_peak_mb": mb, "starts": text}
+                                                  for mb, i, text in sorted(cells, reverse=True)[:5]]}
 
 
 def table(summary: dict) -> str:
@@ -224,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                 row = run_notebook(lab, notebook, args.timeout)
                 print(f"    {row['seconds']:.0f} s, kernel {row['peak_kernel_mb']} MB, server + kernel "
                       f"{row['peak_total_mb']} MB{'; ' + row['errors'][0] if row['errors'] else ''}", flush=True)
+                for hot in row["hungriest_cells"][:3]:
+                    print(f"      cell {hot['cell']}: {hot['kernel_peak_mb']} MB  {hot['starts']}", flush=True)
                 rows.append(row)
         finally:
             lab.stop()

@@ -2,8 +2,9 @@
 
     python tools/check_saved_models.py WORK_DIR [IMAGE_DIR]
 
-``make test`` runs it on ``build/test-work`` once nbval has executed every notebook in ``smoke``. Every notebook saves
-the models it trains into ``<work dir>/models``; each must
+``make test`` runs :func:`check` for each notebook right after nbval has executed it in ``smoke``
+(``tests/test_saved_models.py``); run this file by hand on any work folder. Every notebook saves the models it trains
+into ``<work dir>/models``; each must
 
 - load with the course's loader (``safe_mode`` on) and score every photo of IMAGE_DIR (default: the smoke validation
   photos), exactly as ``python -m helpers.evaluate MODEL IMAGE_DIR`` would;
@@ -57,14 +58,14 @@ def keras_per_photo(model, image_dir: Path, size: tuple[int, int]):
     return np.rint(np.diff(totals, prepend=0.0)).astype(int)
 
 
-def check(work_dir: Path, image_dir: Path) -> list[str]:
-    """Evaluate every notebook-saved model under ``work_dir/models``; return the problems found (empty if none)."""
+def check(work_dir: Path, image_dir: Path, numbers: tuple[str, ...] = SAVED_BY) -> list[str]:
+    """Evaluate the models notebooks ``numbers`` saved under ``work_dir/models``; return the problems (empty if none)."""
     from helpers import evaluate
 
     _, report = evaluate.photo_dataset(image_dir, (8, 8))  # the photos evaluate() will read
     expected = report.count(report.split)
     problems = []
-    for number in SAVED_BY:
+    for number in numbers:
         paths = sorted((work_dir / "models").glob(f"{number}_*.keras"))
         if not paths:
             problems.append(f"notebook {number} saved no model in {work_dir / 'models'}")

@@ -1,0 +1,39 @@
+"""Every model a notebook saved in this test run loads safely, scores as Keras scores it, and has learned.
+
+``tools/check_saved_models.py`` for one notebook at a time. ``conftest.py`` puts the check for notebook NN in NN's work
+unit, after its last cell, so it runs on the worker that has just run the notebook while the other worker goes on.
+Skipped when the notebook is not part of this pytest run (``pytest tests`` alone).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import check_saved_models  # noqa: E402
+
+# Read before tests/conftest.py points these at a temporary folder for each test: the notebooks' kernels got them.
+WORK_DIR, CACHE_DIR = os.environ.get("COURSE_WORK_DIR"), os.environ.get("COURSE_CACHE_DIR")
+
+
+@pytest.mark.parametrize("number", check_saved_models.SAVED_BY)
+def test_every_model_the_notebook_saved_loads_scores_like_keras_and_learned(number, request, monkeypatch, capsys):
+    if not any(item.nodeid.startswith(f"notebooks/{number}_") for item in request.session.items):
+        pytest.skip(f"notebook {number} is not run in this session")
+    for name, value in (("COURSE_WORK_DIR", WORK_DIR), ("COURSE_CACHE_DIR", CACHE_DIR)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    from helpers import data, profile
+
+    image_dir = data.get_dataset(profile.resolve_profile("smoke"))
+    problems = check_saved_models.check(profile.work_dir(), image_dir, numbers=(number,))
+    with capsys.disabled():  # one line per model in make test's output, as the tool prints them
+        print("\n" + capsys.readouterr().out.strip())
+    assert not problems, "\n".join(problems)
