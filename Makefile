@@ -4,14 +4,16 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= smoke
 TEST_JOBS ?= 2
+# make test-oldest: requirements-oldest.txt, every package at its floor
+REQUIREMENTS ?= requirements.txt
 export COURSE_PROFILE ?= $(PROFILE)
 
-.PHONY: install lab test test-browser run bench clean strip
+.PHONY: install lab test test-oldest test-browser run bench clean strip
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: $(REQUIREMENTS) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r $(REQUIREMENTS)
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
@@ -28,6 +30,9 @@ test: install  ## unit tests and every notebook under nbval in smoke, each follo
 	  --ignore=tests/test_browser.py --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; \
 	status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
+
+test-oldest:  ## make test in .venv-oldest, on the oldest versions requirements.txt allows (requirements-oldest.txt)
+	$(MAKE) test VENV=.venv-oldest REQUIREMENTS=requirements-oldest.txt
 
 test-browser: install  ## 00 and the widget notebooks run in JupyterLab in headless Chromium (needs Debian's chromium and chromium-driver)
 	@start=$$(date +%s); \

@@ -7,6 +7,7 @@ the folder it is given.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -27,6 +28,23 @@ HUGE_PIXELS = 20_000_000  # above this: usable, but slow to decode and memory-hu
 _SYSTEM_FILES = {".ds_store": "macOS folder metadata", "thumbs.db": "Windows thumbnail cache", "desktop.ini": "Windows folder settings"}
 
 
+@functools.cache
+def tensorflow_reads_webp() -> bool:
+    """Whether this TensorFlow's tf.io.decode_image reads WebP (2.18 does not; 2.21 does): tried once on a 2x2 image."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 30, 30)).save(buffer, format="WEBP", lossless=True)
+    try:
+        image = tf.io.decode_image(buffer.getvalue(), channels=3, expand_animations=False)  # as the loader calls it
+        return tuple(image.shape) == (2, 2, 3)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
+        return False
+
+
 @dataclass(frozen=True)
 class ImageFile:
     """One usable image: where it is, its class, what Pillow found inside, and what is odd about it (``notes``)."""
@@ -43,6 +61,8 @@ class ImageFile:
     def decoder(self) -> str:
         """'tf' when tf.io.decode_image reads it right, else 'pillow' (converted on the fly, slower)."""
         modes = TF_FORMATS.get(self.format, ())
+        if self.format == "WEBP" and not tensorflow_reads_webp():
+            return "pillow"
         return "tf" if modes is None or (modes and self.mode in modes) else "pillow"
 
     @property

@@ -34,3 +34,22 @@ def test_requirements_txt_has_the_same_floors_as_pyproject():
     pinned = dict(re.match(r"([A-Za-z0-9_.-]+)>=([\d.]+\w*)", line).groups() for line in lines if ">=" in line)
     for name, floor in _floors().items():
         assert pinned.get(name) == floor, f"requirements.txt says {name}>={pinned.get(name)}, pyproject.toml {floor}"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return dict(re.match(r"([A-Za-z0-9_.-]+)==([\w.]+)", line).groups() for line in lines if "==" in line)
+
+
+def test_the_oldest_environment_pins_every_floor_of_requirements_txt():
+    """make test-oldest installs requirements-oldest.txt: it must be the floors themselves, resolved together."""
+    from packaging.version import Version
+
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    floors = dict(re.match(r"([A-Za-z0-9_.-]+)>=([\d.]+\w*)", line).groups() for line in lines if ">=" in line)
+    pins = {name.lower(): version for name, version in _pins(ROOT / "requirements-oldest.txt").items()}
+    for name, floor in floors.items():
+        assert name.lower() in pins, f"{name} is missing from requirements-oldest.txt: compile it again (its header)"
+        assert Version(pins[name.lower()]) == Version(floor), (
+            f"requirements-oldest.txt pins {name}=={pins[name.lower()]} but the floor is {floor}: a floor that cannot "
+            "be installed with the others is not a true floor; raise it or compile the file again (its header)")

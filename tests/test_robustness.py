@@ -105,7 +105,8 @@ def test_scan_counts_every_split_and_class_and_gives_each_unusable_file_a_reason
     assert set(notes) == {name for name, ok in expected.items() if ok}
     assert any("holds PNG" in n for n in notes["png_inside.jpg"]) and any("CMYK" in n for n in notes["cmyk.jpg"])
     assert any("tiny" in n for n in notes["tiny.jpg"]) and any("huge" in n for n in notes["huge.jpg"])
-    assert {f.path.name for f in report.usable if f.decoder == "pillow"} == {"palette.bmp", "scan.tif"}
+    via_pillow = {"palette.bmp", "scan.tif"} | (set() if checks.tensorflow_reads_webp() else {"photo.webp"})
+    assert {f.path.name for f in report.usable if f.decoder == "pillow"} == via_pillow
     summary = report.summary()
     assert summary.splitlines()[0].startswith(f"{root}: train: 3 cats, 3 dogs; validation: 15 cats, 3 dogs")
     assert all(name in summary for name in expected)
@@ -380,3 +381,22 @@ def test_same_profile_and_seed_give_the_same_smoke_results_twice(tmp_path):
     root = data.make_smoke_dataset(tmp_path / "smoke")
     first, second = _smoke_run(root), _smoke_run(root)
     assert first == second  # exact: no enable_op_determinism() needed on CPU for these ops
+
+
+@pytest.mark.parametrize("reads_webp", [True, False])
+def test_webp_goes_to_pillow_where_this_tensorflow_cannot_read_it(odd_root, monkeypatch, reads_webp):
+    """TensorFlow 2.18 (the floor) cannot decode WebP, 2.21 can: the loader must read it either way."""
+    root, _ = odd_root
+    if reads_webp and not checks.tensorflow_reads_webp():
+        pytest.skip(f"TensorFlow {__import__('tensorflow').__version__} cannot decode WebP: only the Pillow path applies")
+    monkeypatch.setattr(checks, "tensorflow_reads_webp", lambda: reads_webp)
+    webp = [f for f in checks.scan(root).usable if f.format == "WEBP"]
+    assert webp and all(f.decoder == ("tf" if reads_webp else "pillow") for f in webp)
+    _, val = data.image_datasets(root, image_size=32, batch_size=8)
+    files = data._class_mixed(checks.scan(root).files("validation"), seed=42)
+    x = np.concatenate([b.numpy() for b, _ in val])
+    for image, file in zip(x, files):
+        if file.format == "WEBP":
+            with Image.open(file.path) as img:
+                want = np.asarray(img.convert("RGB"), dtype=float).mean(axis=(0, 1))
+            assert np.abs(image.mean(axis=(0, 1)) - want).max() < 6, file.path.name
