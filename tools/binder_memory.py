@@ -53,7 +53,7 @@ class Sampler(threading.Thread):
     def __init__(self, server: int, kernel: int, every: float = 0.25) -> None:
         super().__init__(daemon=True)
         self.server, self.kernel, self.every = server, kernel, every
-        self.peak_total = self.peak_kernel = self.peak_server = self.cell_peak = 0.0
+        self.peak_total = self.peak_kernel = self.peak_server = self.cell_peak = self.peak_before_cell = 0.0
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -65,9 +65,11 @@ class Sampler(threading.Thread):
             self._stop_event.wait(self.every)
 
     def cell_done(self) -> float:
-        """The kernel's peak since the last call (one cell's), read after a last sample."""
-        peak, self.cell_peak = max(self.cell_peak, pss_mb(self.kernel)), 0.0
-        return peak
+        """How far the kernel's peak rose during the cell that just ended (PSS rarely falls: rises locate the cost)."""
+        cell = max(self.cell_peak, pss_mb(self.kernel))
+        rise, self.peak_before_cell = max(0.0, cell - self.peak_before_cell), max(self.peak_before_cell, cell)
+        self.cell_peak = 0.0
+        return rise
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -168,7 +170,7 @@ def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
         lab.request("DELETE", f"/api/sessions/{session['id']}")  # shut the kernel down, as learners are told to
     return {"notebook": notebook.stem, "seconds": round(seconds, 1), "peak_total_mb": round(sampler.peak_total),
             "peak_kernel_mb": round(sampler.peak_kernel), "peak_server_mb": round(sampler.peak_server),
-            "errors": errors, "hungriest_cells": [{"cell": i, "kernel_peak_mb": mb, "starts": text}
+            "errors": errors, "hungriest_cells": [{"cell": i, "kernel_peak_rise_mb": mb, "starts": text}
                                                   for mb, i, text in sorted(cells, reverse=True)[:5]]}
 
 
@@ -236,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {row['seconds']:.0f} s, kernel {row['peak_kernel_mb']} MB, server + kernel "
                       f"{row['peak_total_mb']} MB{'; ' + row['errors'][0] if row['errors'] else ''}", flush=True)
                 for hot in row["hungriest_cells"][:3]:
-                    print(f"      cell {hot['cell']}: {hot['kernel_peak_mb']} MB  {hot['starts']}", flush=True)
+                    print(f"      cell {hot['cell']}: peak +{hot['kernel_peak_rise_mb']} MB  {hot['starts']}", flush=True)
                 rows.append(row)
         finally:
             lab.stop()
