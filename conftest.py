@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 # `make test` runs on TEST_JOBS pytest-xdist workers. A notebook's cells must run in order in one kernel, and 02 reads
-# what 01 recorded, 04 loads the model 03 saved: each notebook group below is one unit of work, run by one worker in
+# what 01 recorded, 04 loads the model 03 saved and 08 the models 03 and 04 saved: each notebook group below is one unit of work, run by one worker in
 # file order. (A scheduler, not `--dist loadgroup`: on pytest 9.2 that silently stops grouping, pytest-xdist#1386.)
-NOTEBOOK_GROUPS = {"02": "01", "04": "03"}
+NOTEBOOK_GROUPS = {"02": "01", "04": "03", "08": "03"}
 
 
 SAVED_MODEL_CHECK = "tests/test_saved_models.py"  # one test per notebook, run in that notebook's unit, after its cells

@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.data_dir is None:
         from helpers import data
-        from helpers.profile import Profile
+        from helpers.profiles import Profile
 
         args.data_dir = data.get_dataset(Profile("quick"))
     if args.one:

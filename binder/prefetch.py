@@ -3,7 +3,7 @@
 import keras
 
 from helpers import data
-from helpers.profile import Profile
+from helpers.profiles import Profile
 
 print("dataset:", data.get_dataset(Profile("quick")))
 keras.applications.VGG16(weights="imagenet", include_top=False, input_shape=(150, 150, 3))

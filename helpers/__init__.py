@@ -29,7 +29,7 @@ def _start_tensorflow_quietly() -> None:
         import tensorflow as tf
 
         tf.config.list_physical_devices("GPU")  # the CUDA probe ("failed call to cuInit") happens here
-        from helpers.profile import limit_tensorflow_threads
+        from helpers.machine import limit_tensorflow_threads
 
         limit_tensorflow_threads()  # Binder grants one CPU of a many-core node: size the pools to the quota
     finally:

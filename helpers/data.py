@@ -19,7 +19,9 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from helpers.profile import ENV_DATA_DIR, Profile, cache_dir
+from helpers import photo_scan
+from helpers.photo_scan import SPLITS, DataError
+from helpers.profiles import ENV_DATA_DIR, Profile, cache_dir
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,7 +30,6 @@ if TYPE_CHECKING:
 
 DATASET = "cats_and_dogs_filtered"
 CLASS_NAMES = ("cats", "dogs")
-SPLITS = ("train", "validation")
 # The public URL moved in Nov 2025; the old one is kept as a fallback.
 URLS = (
     "https://download.mlcc.google.com/mledu-datasets/cats_and_dogs_filtered.zip",
@@ -37,10 +38,6 @@ URLS = (
 ZIP_BYTES = 68_606_236
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 SMOKE_COUNTS = {"train": 24, "validation": 12}  # images per class
-
-
-class DataError(RuntimeError):
-    """A dataset problem a learner can fix; the message says what happened and what to do."""
 
 
 # ---------------------------------------------------------------- manifest and verification
@@ -350,7 +347,7 @@ def _split_dataset(
     limit: int | None,
     seed: int,
 ) -> tf.data.Dataset:
-    """Batches of the given usable files (:class:`helpers.checks.ImageFile`), resized to ``image_size`` (side or (h, w))."""
+    """Batches of the given usable files (:class:`helpers.photo_scan.ImageFile`), resized to ``image_size`` (side or (h, w))."""
     import numpy as np
     import tensorflow as tf
 
@@ -402,13 +399,11 @@ def image_datasets(
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """Train (reshuffled each epoch) and validation (fixed, class-mixed order) batches of float32 pixels in [0, 255], 0/1 labels.
 
-    Scans the folder first (:func:`helpers.checks.scan`): unusable files are skipped and listed once, odd formats
+    Scans the folder first (:func:`helpers.photo_scan.scan`): unusable files are skipped and listed once, odd formats
     (PNG, GIF, BMP, WebP, CMYK, palette, ...) are converted while loading, and the learner's files are never changed.
     Labels follow the sorted class folder names (cats=0, dogs=1). Raises :class:`DataError` when nothing can train.
     """
-    from helpers import checks
-
-    report = checks.require_trainable(checks.scan(root), n_classes=len(CLASS_NAMES))
+    report = photo_scan.require_trainable(photo_scan.scan(root), n_classes=len(CLASS_NAMES))
     notable = (report.unusable, [f for f in report.usable if f.converted], report.warnings)
     key = (str(report.root), tuple(str(u.path) for u in report.unusable), tuple(report.warnings))
     if any(notable) and key not in _REPORTED:
@@ -450,3 +445,26 @@ def validation_and_test(val: tf.data.Dataset, batch_size: int) -> tuple[tf.data.
         halves.append(batches.apply(tf.data.experimental.assert_cardinality(-(-size // batch_size)))
                       .prefetch(tf.data.AUTOTUNE))
     return halves[0], halves[1]
+
+
+def every_nth(ds: tf.data.Dataset, n: int, batch_size: int) -> tf.data.Dataset:
+    """Keep every ``n``-th example of a batched dataset, re-batched to ``batch_size`` (``n == 1``: ``ds`` itself).
+
+    Keeping every n-th example of the class-mixed validation set (`helpers.data._class_mixed`) keeps both classes
+    in their proportion.
+    """
+    import tensorflow as tf
+
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if n == 1:
+        return ds
+    # shard(n, 0) keeps examples 0, n, 2n, ... and, unlike a filter on enumerate(), needs no AutoGraph lambda.
+    return ds.unbatch().shard(n, 0).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def count_examples(ds: tf.data.Dataset) -> int:
+    """Number of examples in a batched dataset (iterates it once when its size is not known statically)."""
+    import numpy as np
+
+    return int(sum(int(np.asarray(y).shape[0]) for _, y in ds))

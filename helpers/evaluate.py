@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import tensorflow as tf
 
-    from helpers.checks import ScanReport, Unusable
+    from helpers.photo_scan import ScanReport, Unusable
 
 SPLIT_NAMES = {"train", "val", "validation", "test"}  # folder names that mean a split, never a class
 LEGACY_SUFFIXES = {".h5": "HDF5", ".hdf5": "HDF5", ".pb": "SavedModel", ".tflite": "TensorFlow Lite"}
@@ -182,13 +182,13 @@ class Evaluation:
 
 def photo_dataset(folder: str | Path, size: tuple[int, int], batch_size: int = 32) -> tuple[tf.data.Dataset, ScanReport]:
     """The usable photos of ``folder/<class>/`` (or a dataset root's validation/) as raw-pixel batches, and the scan."""
-    from helpers import checks, data
+    from helpers import data, photo_scan
 
     folder = Path(folder).expanduser()
     if (folder / "validation").is_dir() and (folder / "train").is_dir():
         folder = folder / "validation"  # a dataset root: measure on the photos the model did not train on
-    report = checks.scan_classes(folder)
-    checks.require_trainable(report)
+    report = photo_scan.scan_classes(folder)
+    photo_scan.require_trainable(report)
     names = report.class_names
     splits = [n for n in names if n.lower() in SPLIT_NAMES]
     if splits:

@@ -70,6 +70,9 @@ def register_solution_magic() -> None:
         shell.register_magic_function(solution, magic_kind="cell", magic_name="solution")
 
 
+# ---------------------------------------------------------------- 00 · Start here
+
+
 def check_landscape_count(answer: int | None, inventory: pd.DataFrame) -> Verdict:
     """00: number of training photos wider than tall."""
     train = inventory[inventory.split == "train"]
@@ -84,6 +87,67 @@ def check_larger_median_area(answer: str | None, inventory: pd.DataFrame) -> Ver
     truth = (train.width * train.height).groupby(train["class"]).median().idxmax()
     return _feedback(answer, answer == truth, f"the {truth} photos are larger at the median.",
                      "Group width * height by the 'class' column and compare the medians.")
+
+
+# ---------------------------------------------------------------- 01 · bias, variance and learning curves
+
+
+def check_bias_variance(answer: tuple[float, float] | None, train_error: float, dev_error: float,
+                        desired_error: float) -> Verdict:
+    """01: (avoidable bias, variance) in percentage points from one point of a learning curve."""
+    truth = (train_error - desired_error, dev_error - train_error)
+    ok = answer is not None and len(answer) == 2 and all(abs(float(a) - t) < 0.05 for a, t in zip(answer, truth))
+    return _feedback(answer, ok,
+                     f"avoidable bias = {truth[0]:.1f} points (training − desired), "
+                     f"variance = {truth[1]:.1f} points (dev − training).",
+                     "Avoidable bias is training error minus the desired error; variance is dev error minus "
+                     "training error. Pass a pair (bias, variance) in percentage points.")
+
+
+def check_mismatch_diagnosis(answer: str | None, errors: dict[str, float]) -> Verdict:
+    """01: which gap in the four-split error table is largest: 'variance', 'data mismatch' or 'overfitting the dev set'."""
+    gaps = {
+        "variance": errors["training-dev"] - errors["training"],
+        "data mismatch": errors["dev"] - errors["training-dev"],
+        "overfitting the dev set": errors["test"] - errors["dev"],
+    }
+    truth = max(gaps, key=gaps.get)
+    listed = ", ".join(f"{k} {v:+.1f}" for k, v in gaps.items())
+    return _feedback(answer, answer == truth, f"the largest gap is {truth} ({listed} points).",
+                     "Subtract neighbouring rows: training-dev − training is variance, dev − training-dev is data "
+                     "mismatch, test − dev is overfitting the dev set. Answer with the name of the largest.")
+
+
+# ---------------------------------------------------------------- 02 · data augmentation
+
+
+def check_rotation_factor(answer: float | None, degrees: float) -> Verdict:
+    """02: the RandomRotation factor for ImageDataGenerator's rotation_range in degrees."""
+    truth = degrees / 360
+    ok = answer is not None and abs(float(answer) - truth) < 1e-3
+    return _feedback(answer, ok, f"rotation_range={degrees} is RandomRotation({truth:.4f}): a fraction of a full turn.",
+                     "RandomRotation measures in fractions of a full turn (360°), ImageDataGenerator in degrees.")
+
+
+def check_shear_factor(answer: float | None, degrees: float) -> Verdict:
+    """02: the RandomShear x_factor for ImageDataGenerator's shear_range in degrees."""
+    import math
+
+    truth = math.tan(math.radians(degrees))
+    ok = answer is not None and abs(float(answer) - truth) < 1e-4
+    return _feedback(answer, ok, f"shear_range={degrees} (degrees) is x_factor={truth:.5f}.",
+                     "ImageDataGenerator's shear_range is an angle in degrees; RandomShear wants the horizontal "
+                     "shift per unit height, the tangent of that angle (math.tan(math.radians(...))).")
+
+
+def check_identity_at_inference(output: Any, images: Any) -> Verdict:
+    """02: the augmentation stack's output when called with training=False equals its input."""
+    import numpy as np
+
+    ok = output is not None and np.shape(output) == np.shape(images) and np.allclose(np.asarray(output), images)
+    return _feedback(None if output is None else output, ok,
+                     "at inference (training=False) every augmentation layer passes the images through unchanged.",
+                     "Call the stack on the batch with training=False and pass what it returns.")
 
 
 # ---------------------------------------------------------------- 03 · VGG16 feature extraction
@@ -134,6 +198,17 @@ def check_truncated_accuracy(answer: float | None, y_true: Any, p: Any) -> Verdi
                      f"{truth:.1%}: astype('int') calls almost every photo a cat, so the score is roughly the share "
                      "of cats, whatever the model learned.",
                      hint + "Compare p.astype('int') with y_true element by element and take the mean.")
+
+
+def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
+    """03, 06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
+    if yours is None:
+        return _not_yet(f"Run the experiment first ({your_run}), then pass its history.")
+    truth = yours > reference
+    return _outcome(answer, truth,
+                     f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
+                     f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
+                     "Compare your run's validation accuracy with the notebook's figure.")
 
 
 # ---------------------------------------------------------------- 04 · VGG16 fine-tuning
@@ -249,16 +324,6 @@ def check_frozen_batchnorm(answer: int | None, base: Any, fine_tune_at: int) -> 
                      "isinstance(layer, keras.layers.BatchNormalization).")
 
 
-def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
-    """06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
-    if yours is None:
-        return _not_yet(f"Run the experiment first ({your_run}), then pass its history.")
-    truth = yours > reference
-    return _outcome(answer, truth,
-                     f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
-                     f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
-                     "Compare the last val_accuracy of your history with the notebook's figure.")
-
 
 # ---------------------------------------------------------------- 07 · Choosing a strategy
 
@@ -302,65 +367,7 @@ def check_clone_keeps_weights(answer: bool | None, model: Any) -> Verdict:
                      "with np.array_equal.")
 
 
-# ---------------------------------------------------------------- 01 · bias, variance and learning curves
-
-
-def check_bias_variance(answer: tuple[float, float] | None, train_error: float, dev_error: float,
-                        desired_error: float) -> Verdict:
-    """01: (avoidable bias, variance) in percentage points from one point of a learning curve."""
-    truth = (train_error - desired_error, dev_error - train_error)
-    ok = answer is not None and len(answer) == 2 and all(abs(float(a) - t) < 0.05 for a, t in zip(answer, truth))
-    return _feedback(answer, ok,
-                     f"avoidable bias = {truth[0]:.1f} points (training − desired), "
-                     f"variance = {truth[1]:.1f} points (dev − training).",
-                     "Avoidable bias is training error minus the desired error; variance is dev error minus "
-                     "training error. Pass a pair (bias, variance) in percentage points.")
-
-
-def check_mismatch_diagnosis(answer: str | None, errors: dict[str, float]) -> Verdict:
-    """01: which gap in the four-split error table is largest: 'variance', 'data mismatch' or 'overfitting the dev set'."""
-    gaps = {
-        "variance": errors["training-dev"] - errors["training"],
-        "data mismatch": errors["dev"] - errors["training-dev"],
-        "overfitting the dev set": errors["test"] - errors["dev"],
-    }
-    truth = max(gaps, key=gaps.get)
-    listed = ", ".join(f"{k} {v:+.1f}" for k, v in gaps.items())
-    return _feedback(answer, answer == truth, f"the largest gap is {truth} ({listed} points).",
-                     "Subtract neighbouring rows: training-dev − training is variance, dev − training-dev is data "
-                     "mismatch, test − dev is overfitting the dev set. Answer with the name of the largest.")
-
-
-# ---------------------------------------------------------------- 02 · data augmentation
-
-
-def check_rotation_factor(answer: float | None, degrees: float) -> Verdict:
-    """02: the RandomRotation factor for ImageDataGenerator's rotation_range in degrees."""
-    truth = degrees / 360
-    ok = answer is not None and abs(float(answer) - truth) < 1e-3
-    return _feedback(answer, ok, f"rotation_range={degrees} is RandomRotation({truth:.4f}): a fraction of a full turn.",
-                     "RandomRotation measures in fractions of a full turn (360°), ImageDataGenerator in degrees.")
-
-
-def check_shear_factor(answer: float | None, degrees: float) -> Verdict:
-    """02: the RandomShear x_factor for ImageDataGenerator's shear_range in degrees."""
-    import math
-
-    truth = math.tan(math.radians(degrees))
-    ok = answer is not None and abs(float(answer) - truth) < 1e-4
-    return _feedback(answer, ok, f"shear_range={degrees} (degrees) is x_factor={truth:.5f}.",
-                     "ImageDataGenerator's shear_range is an angle in degrees; RandomShear wants the horizontal "
-                     "shift per unit height, the tangent of that angle (math.tan(math.radians(...))).")
-
-
-def check_identity_at_inference(output: Any, images: Any) -> Verdict:
-    """02: the augmentation stack's output when called with training=False equals its input."""
-    import numpy as np
-
-    ok = output is not None and np.shape(output) == np.shape(images) and np.allclose(np.asarray(output), images)
-    return _feedback(None if output is None else output, ok,
-                     "at inference (training=False) every augmentation layer passes the images through unchanged.",
-                     "Call the stack on the batch with training=False and pass what it returns.")
+# ---------------------------------------------------------------- 08 · Seeing inside
 
 
 def check_edge_layer(answer: str | None, maps: dict[str, Any]) -> Verdict:

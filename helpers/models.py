@@ -1,4 +1,4 @@
-"""Reports on Keras models (layer tables, parameter counts) and the guard around ImageNet weight downloads.
+"""Reports on Keras models (layer tables, parameter counts), the backbones' weights, and notebook 03's classifier.
 
 Introduced in ``03_vgg16_feature_extraction.ipynb``.
 """
@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from helpers.profile import ENV_RANDOM_WEIGHTS, Profile
+from helpers.profiles import ENV_RANDOM_WEIGHTS, Profile
 
 if TYPE_CHECKING:
     import keras
@@ -129,3 +129,30 @@ def imagenet_weights_file(profile: Profile, fname: str, origin: str, file_hash: 
 
     with weights_guard():
         return keras.utils.get_file(fname, origin, file_hash=file_hash, cache_subdir="models", cache_dir=cache_dir)
+
+
+def vgg16_classifier(base: keras.Model, seed: int) -> keras.Model:
+    """Notebook 03's classifier on a VGG16 base (augmentation, preprocessing, frozen base, GAP head), for 04 and 08."""
+    import keras
+    from keras import layers
+    from keras.applications.vgg16 import preprocess_input
+
+    from helpers import augment
+
+    side = base.inputs[0].shape[1]
+    base.trainable = False
+    augmentation = augment.augmentation_layers(**augment.SOURCE_RECIPE, seed=seed)
+    raw = keras.Input(shape=(side, side, 3))
+    vgg_preprocess = keras.Model(raw, preprocess_input(raw), name="vgg16_preprocess")
+    head = keras.Sequential([
+        keras.Input(shape=base.output.shape[1:]),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(256, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.7),
+        layers.Dense(1, activation="sigmoid"),
+    ], name="head")
+    inputs = keras.Input(shape=(side, side, 3), name="image")
+    features = base(vgg_preprocess(augmentation(inputs)), training=False)
+    return keras.Model(inputs, head(features), name="vgg16_classifier")

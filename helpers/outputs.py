@@ -1,6 +1,6 @@
 """What a classifier's output is: the layer that makes it (inside a nested head too) and whether it is a probability.
 
-Used by :mod:`helpers.evaluate` (which threshold to apply) and :mod:`helpers.inspect` (Grad-CAM and the occlusion
+Used by :mod:`helpers.evaluate` (which threshold to apply) and :mod:`helpers.interpret` (Grad-CAM and the occlusion
 check read the logit before a sigmoid). The course's models end three ways: a flat ``Dense(1, "sigmoid")`` (01, 02),
 a nested ``head`` Sequential whose last layer is that Dense (03, 04), and a logit ``Dense(1)`` with no activation (05–07).
 """

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helpers.profile import Profile, as_dict, work_dir
+from helpers.profiles import Profile, as_dict, work_dir
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,7 +18,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from helpers.profile import cache_dir
+from helpers.profiles import cache_dir
 
 SIDE = 80  # the smoke image side; the files hold convolution weights only, so they load at any input size
 # architecture -> (keras.applications class, its preprocess_input module, epochs, learning rate); augmented training
@@ -42,7 +42,7 @@ def _smoke_arrays() -> tuple:
     import numpy as np
 
     from helpers import data
-    from helpers.profile import Profile
+    from helpers.profiles import Profile
 
     train, _ = data.image_datasets(data.get_dataset(Profile("smoke")), image_size=SIDE, batch_size=64)
     batches = list(train)  # one pass: images and labels from the same shuffle

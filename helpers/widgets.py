@@ -20,10 +20,10 @@ DPI = 80
 def feature_map_explorer(
     model: Any, photos: Mapping[str, Any], layer_names: Sequence[str], channels: int = 5
 ) -> Any:
-    """03: pick a photo and a layer; shows that layer's most active channels (helpers.inspect.feature_maps)."""
+    """08: pick a photo and a layer; shows that layer's most active channels (helpers.interpret.feature_maps)."""
     import ipywidgets as w
 
-    from helpers import inspect
+    from helpers import interpret
 
     cache: dict[str, dict[str, Any]] = {}
     photo = w.Dropdown(options=list(photos), description="photo")
@@ -32,8 +32,8 @@ def feature_map_explorer(
 
     def show(_: Any = None) -> None:
         if photo.value not in cache:
-            cache[photo.value] = inspect.feature_maps(model, photos[photo.value], layer_names)
-        _show(out, inspect.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
+            cache[photo.value] = interpret.feature_maps(model, photos[photo.value], layer_names)
+        _show(out, interpret.plot_feature_maps({layer.value: cache[photo.value][layer.value]}, channels,
                                              title=f"Feature maps of {photo.value}"))
 
     photo.observe(show, names="value")

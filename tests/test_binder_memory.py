@@ -63,3 +63,13 @@ def test_an_only_run_updates_its_notebooks_peaks_and_keeps_the_others(tmp_path):
     peaks = json.loads(path.read_text())["peaks_mb"]
     assert {name: p["server_and_kernel"] for name, p in peaks.items()} == {"03_x": 1700, "05_y": 1850}
     assert peaks["03_x"]["command"] == "c" and peaks["03_x"]["date"] == "2026-12-04"
+
+
+def test_other_tensorflow_processes_are_found_so_that_the_measurement_refuses_to_run(tmp_path):
+    for pid, maps in ((11, "7f00 r-xp /x/site-packages/tensorflow/libtensorflow_cc.so.2\n"),
+                      (12, "7f00 r-xp /usr/lib/libc.so.6\n"), (13, "7f00 r-xp /x/libtensorflow_framework.so.2\n")):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "maps").write_text(maps)
+    (tmp_path / "self").mkdir()
+    assert binder_memory.tensorflow_processes(tmp_path) == [11, 13]
+    assert binder_memory.tensorflow_processes(tmp_path, exclude=frozenset({13})) == [11]

@@ -1,8 +1,8 @@
 """The course in a real browser: JupyterLab as `make lab` starts it, headless Chromium from Debian's packages.
 
 Runs 00 and every notebook with a widget in smoke through the page (Run > Run All Cells), as a learner would, then
-uses each widget with the mouse: drags a slider of 02's explorer, picks another photo in 03's, another cut layer in
-05's, answers 01's quiz; and checks what a learner sees: no error and no stderr block, controls beside or above a
+uses each widget with the mouse: drags a slider of 02's explorer, picks another cut layer in 05's, another photo in
+08's, answers 01's quiz; and checks what a learner sees: no error and no stderr block, controls beside or above a
 figure shown at its natural size inside a 1,400-px-wide window. Screenshots go to ``build/browser/``.
 
 Needs /usr/bin/chromium and /usr/bin/chromedriver (Debian's ``chromium`` and ``chromium-driver``, which `.ci/run`
@@ -27,7 +27,7 @@ CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 WINDOW = (1400, 1000)
 REAL_CACHE = os.environ.get("COURSE_CACHE_DIR")  # read before conftest points it at a temporary folder: the smoke weights
 NOTEBOOKS = ["00_start_here", "01_bias_variance_learning_curves", "02_data_augmentation",
-             "03_vgg16_feature_extraction", "05_inceptionv3_mixed7"]
+             "05_inceptionv3_mixed7", "08_seeing_inside"]
 STDERR = 'application/vnd.jupyter.stderr'
 
 spec = importlib.util.spec_from_file_location("binder_memory", ROOT / "tools" / "binder_memory.py")
@@ -274,11 +274,11 @@ def test_02_explorer_slider_dragged_with_the_mouse_redraws_the_grid(lab, browser
     explorer.screenshot(str(OUT / "02_explorer_dragged.png"))
 
 
-def test_03_explorer_shows_another_photo_when_picked(lab, browser):
+def test_08_explorer_shows_another_photo_when_picked(lab, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    run_all(browser, lab, "03_vgg16_feature_extraction")
+    run_all(browser, lab, "08_seeing_inside")  # rebuilds 03's and 04's models: this work folder has none
     explorer = _scrolled_to(browser, _wait("the explorer", lambda: [b for b in browser.find_elements(
         By.CSS_SELECTOR, ".widget-vbox") if b.find_elements(By.CSS_SELECTOR, "select")
         and b.find_elements(By.TAG_NAME, "img")])[0])
@@ -287,7 +287,7 @@ def test_03_explorer_shows_another_photo_when_picked(lab, browser):
     picture = _png_of(img)
     Select(explorer.find_elements(By.TAG_NAME, "select")[0]).select_by_index(1)
     _wait("the feature maps of the other photo", lambda: _png_of(img) != picture, timeout=60)
-    explorer.screenshot(str(OUT / "03_explorer.png"))
+    explorer.screenshot(str(OUT / "08_explorer.png"))
 
 
 def test_05_cut_layer_explorer_describes_the_layer_picked(lab, browser):

@@ -8,7 +8,7 @@ import pytest
 
 from helpers import data
 from helpers.data import DataError
-from helpers.profile import Profile
+from helpers.profiles import Profile
 
 
 def test_manifest_lists_the_3000_photos_relative_to_the_dataset_folder():
@@ -195,10 +195,10 @@ def test_validation_and_test_are_disjoint_halves_with_both_classes(tmp_path):
 
 
 def test_validation_photos_come_class_mixed_in_a_fixed_seeded_order(tmp_path):
-    from helpers import checks, data
+    from helpers import data, photo_scan
 
     root = data.make_smoke_dataset(tmp_path / "smoke", counts={"train": 2, "validation": 6})
-    files = checks.scan(root).files("validation")
+    files = photo_scan.scan(root).files("validation")
     order = data._class_mixed(files, seed=42)
     labels = [f.label for f in order]
     assert sorted(map(str, (f.path for f in order))) == sorted(map(str, (f.path for f in files)))  # same photos
@@ -221,3 +221,16 @@ def test_class_mixed_keeps_the_proportion_of_unequal_classes(tmp_path):
     labels = [f.label for f in data._class_mixed(files, seed=0)]
     assert all(abs(labels[:k].count("dogs") - k / 3) <= 2 for k in range(1, 10))
     assert labels[:4].count("dogs") >= 1  # a batch of four already holds both
+
+
+def test_every_nth_keeps_both_classes_of_a_sorted_dataset():
+    tf = pytest.importorskip("tensorflow")
+    labels = np.array([0.0] * 6 + [1.0] * 6, dtype="float32")  # sorted by class, as a folder is
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((12, 2, 2, 3), "float32"), labels[:, None])).batch(4)
+    sub = data.every_nth(ds, 3, batch_size=2)
+    kept = np.concatenate([y.numpy().ravel() for _, y in sub])
+    assert kept.tolist() == labels[::3].tolist() and set(kept.tolist()) == {0.0, 1.0}
+    assert data.count_examples(sub) == 4
+    assert data.every_nth(ds, 1, batch_size=2) is ds
+    with pytest.raises(ValueError):
+        data.every_nth(ds, 0, batch_size=2)

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import data, outputs
 from helpers.evaluate import ModelError, evaluate, load_model
-from helpers.inspect import _predict_p, grad_cam
+from helpers.interpret import _predict_p, grad_cam
 
 SIDE = 24
 BLUE_MINUS_RED = np.array([[-20.0], [0.0], [20.0]])  # on the mean colour in [0, 1]: cool photos score high

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from helpers import models, plots, results, timing
-from helpers.profile import Profile
+from helpers.profiles import Profile
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 
@@ -155,3 +155,57 @@ def test_every_figure_the_readme_promises_is_recorded_under_that_key_and_shown()
         record = code[code.index("results.record("):]
         assert re.search(rf"\b{key}=", record), f"README promises {key} for {notebook.name}; it records no such key"
         assert key in update_readme.KEYS, f"tools/update_readme.py does not show {key}"
+
+
+def _notebook_functions(path: Path, names: set[str]) -> str:
+    """The source of the functions called ``names`` that a notebook's code cells define."""
+    import ast
+
+    import nbformat
+
+    found = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or cell.source.lstrip().startswith("%%"):
+            continue
+        source = "\n".join(line.split("%")[0] + "pass" if line.lstrip().startswith("%") else line
+                           for line in cell.source.splitlines())  # IPython magics are not Python
+        found += [ast.get_source_segment(source, node) for node in ast.parse(source).body
+                  if isinstance(node, ast.FunctionDef) and node.name in names]
+    assert len(found) == len(names), f"{path.name} no longer defines {sorted(names)}"
+    return "\n\n".join(found)
+
+
+def _layout(model: keras.Model) -> list:
+    """What a classifier is made of, layer by layer and inside its nested models, without names Keras numbers."""
+    rows = []
+    for layer in model.layers:
+        config = {k: v for k, v in layer.get_config().items() if k in ("units", "rate", "activation", "factor", "seed")}
+        rows.append((type(layer).__name__, layer.trainable, sorted(config.items(), key=str)))
+        if isinstance(layer, keras.Model) and layer.name != "vgg16":
+            rows.append(_layout(layer))
+    return rows
+
+
+def test_vgg16_classifier_is_the_classifier_notebook_03_builds():
+    """04 and 08 import models.vgg16_classifier; 03 teaches it cell by cell: the two must build the same model."""
+    from keras.applications import VGG16
+    from keras.applications.vgg16 import preprocess_input
+
+    from helpers import augment
+
+    side, seed = 48, 42
+    ns = {"keras": keras, "layers": keras.layers, "IMG": side}
+    exec(_notebook_functions(Path(__file__).parents[1] / "notebooks" / "03_vgg16_feature_extraction.ipynb",
+                             {"build_head", "build_classifier"}), ns)
+    base_03 = VGG16(weights=None, include_top=False, input_shape=(side, side, 3))
+    base_03.trainable = False
+    raw = keras.Input(shape=(side, side, 3))
+    ns.update(conv_base=base_03, augmentation=augment.augmentation_layers(**augment.SOURCE_RECIPE, seed=seed),
+              vgg_preprocess=keras.Model(raw, preprocess_input(raw), name="vgg16_preprocess"))
+    notebook_03 = ns["build_classifier"](ns["build_head"](tuple(base_03.output.shape[1:])))
+    helper = models.vgg16_classifier(VGG16(weights=None, include_top=False, input_shape=(side, side, 3)), seed=seed)
+    assert _layout(helper) == _layout(notebook_03)
+    assert models.param_counts(helper) == models.param_counts(notebook_03)
+    x = np.random.default_rng(0).uniform(0, 255, (2, side, side, 3)).astype("float32")
+    helper.set_weights(notebook_03.get_weights())
+    assert np.allclose(helper.predict_on_batch(x), notebook_03.predict_on_batch(x), atol=1e-5)

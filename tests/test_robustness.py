@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import checks, data
+from helpers import data, photo_scan
 from helpers.data import DataError
 
 
@@ -89,7 +89,7 @@ def odd_root(tmp_path):
 
 def test_scan_counts_every_split_and_class_and_gives_each_unusable_file_a_reason(odd_root):
     root, expected = odd_root
-    report = checks.scan(root)
+    report = photo_scan.scan(root)
     assert not report.problems
     table = report.table()
     assert table.loc[("train", "cats"), "usable"] == 3 and table.loc[("validation", "dogs"), "usable"] == 3
@@ -105,7 +105,7 @@ def test_scan_counts_every_split_and_class_and_gives_each_unusable_file_a_reason
     assert set(notes) == {name for name, ok in expected.items() if ok}
     assert any("holds PNG" in n for n in notes["png_inside.jpg"]) and any("CMYK" in n for n in notes["cmyk.jpg"])
     assert any("tiny" in n for n in notes["tiny.jpg"]) and any("huge" in n for n in notes["huge.jpg"])
-    via_pillow = {"palette.bmp", "scan.tif"} | (set() if checks.tensorflow_reads_webp() else {"photo.webp"})
+    via_pillow = {"palette.bmp", "scan.tif"} | (set() if photo_scan.tensorflow_reads_webp() else {"photo.webp"})
     assert {f.path.name for f in report.usable if f.decoder == "pillow"} == via_pillow
     summary = report.summary()
     assert summary.splitlines()[0].startswith(f"{root}: train: 3 cats, 3 dogs; validation: 15 cats, 3 dogs")
@@ -121,7 +121,7 @@ def test_loader_trains_on_usable_files_converts_odd_ones_and_changes_nothing(odd
     x = np.concatenate([b.numpy() for b, _ in val])
     y = np.concatenate([b.numpy().ravel() for _, b in val])
     n_cats = 3 + sum(expected.values())
-    files = data._class_mixed(checks.scan(root).files("validation"), seed=42)  # the loader's validation order
+    files = data._class_mixed(photo_scan.scan(root).files("validation"), seed=42)  # the loader's validation order
     assert x.shape == (n_cats + 3, 32, 32, 3) and y.tolist() == [float(f.label == "dogs") for f in files]
     assert sorted(y.tolist()) == [0.0] * n_cats + [1.0] * 3
     assert sum(len(b) for _, b in train) == 6
@@ -144,14 +144,14 @@ def test_loader_gives_the_same_pixels_as_keras_on_ordinary_jpegs(tmp_path):
         root / "validation", label_mode="binary", image_size=(48, 48), shuffle=False, batch_size=4, verbose=False
     )
     theirs = dict(zip(ref.file_paths, np.concatenate([np.round(b.numpy()) for b, _ in ref])))
-    order = [str(f.path) for f in data._class_mixed(checks.scan(root).files("validation"), seed=42)]
+    order = [str(f.path) for f in data._class_mixed(photo_scan.scan(root).files("validation"), seed=42)]
     assert sorted(order) == sorted(theirs) and np.array_equal(ours, np.stack([theirs[p] for p in order]))
 
 
 def test_images_too_large_to_decode_safely_are_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # stands in for a 90-megapixel decompression bomb
-    found = checks.check_file(_jpeg(tmp_path / "bomb.jpg", size=(48, 40)))
-    assert isinstance(found, checks.Unusable) and "decompression bomb" in found.reason
+    found = photo_scan.scan_file(_jpeg(tmp_path / "bomb.jpg", size=(48, 40)))
+    assert isinstance(found, photo_scan.Unusable) and "decompression bomb" in found.reason
 
 
 def _make(root: Path, layout: dict[str, int]) -> Path:
@@ -387,13 +387,13 @@ def test_same_profile_and_seed_give_the_same_smoke_results_twice(tmp_path):
 def test_webp_goes_to_pillow_where_this_tensorflow_cannot_read_it(odd_root, monkeypatch, reads_webp):
     """TensorFlow 2.18 (the floor) cannot decode WebP, 2.21 can: the loader must read it either way."""
     root, _ = odd_root
-    if reads_webp and not checks.tensorflow_reads_webp():
+    if reads_webp and not photo_scan.tensorflow_reads_webp():
         pytest.skip(f"TensorFlow {__import__('tensorflow').__version__} cannot decode WebP: only the Pillow path applies")
-    monkeypatch.setattr(checks, "tensorflow_reads_webp", lambda: reads_webp)
-    webp = [f for f in checks.scan(root).usable if f.format == "WEBP"]
+    monkeypatch.setattr(photo_scan, "tensorflow_reads_webp", lambda: reads_webp)
+    webp = [f for f in photo_scan.scan(root).usable if f.format == "WEBP"]
     assert webp and all(f.decoder == ("tf" if reads_webp else "pillow") for f in webp)
     _, val = data.image_datasets(root, image_size=32, batch_size=8)
-    files = data._class_mixed(checks.scan(root).files("validation"), seed=42)
+    files = data._class_mixed(photo_scan.scan(root).files("validation"), seed=42)
     x = np.concatenate([b.numpy() for b, _ in val])
     for image, file in zip(x, files):
         if file.format == "WEBP":

@@ -30,10 +30,10 @@ def test_every_model_the_notebook_saved_loads_scores_like_keras_and_learned(numb
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    from helpers import data, profile
+    from helpers import data, profiles
 
-    image_dir = data.get_dataset(profile.resolve_profile("smoke"))
-    problems = check_saved_models.check(profile.work_dir(), image_dir, numbers=(number,))
+    image_dir = data.get_dataset(profiles.resolve_profile("smoke"))
+    problems = check_saved_models.check(profiles.work_dir(), image_dir, numbers=(number,))
     with capsys.disabled():  # one line per model in make test's output, as the tool prints them
         print("\n" + capsys.readouterr().out.strip())
     assert not problems, "\n".join(problems)

@@ -1,4 +1,4 @@
-"""Notebooks 03/04 "seeing inside": Grad-CAM and occlusion on a classifier whose head is a nested Sequential (as the
+"""Notebook 08, seeing inside: Grad-CAM and occlusion on a classifier whose head is a nested Sequential (as the
 course's VGG16 classifiers are), and the exercise checks for the feature-map and occlusion exercises."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import exercises, inspect
+from helpers import exercises, interpret
 
 
 def _nested_head_model(nested: bool) -> keras.Model:
@@ -34,10 +34,10 @@ def test_grad_cam_probabilities_are_the_models_with_a_nested_head(images, nested
     model = _nested_head_model(nested)
     out = model.get_layer("head").layers[-1] if nested else model.get_layer("out")
     out.kernel.assign(np.linspace(-40, 40, out.kernel.shape[0]).reshape(out.kernel.shape).astype("float32"))
-    _, p = inspect.grad_cam(model, images, "conv")
+    _, p = interpret.grad_cam(model, images, "conv")
     assert np.allclose(p, model.predict_on_batch(images).ravel(), atol=1e-5)
     assert out.activation is keras.activations.sigmoid  # restored after the logit was read
-    table = inspect.occlusion_check(model, images, "conv")
+    table = interpret.occlusion_check(model, images, "conv")
     assert np.allclose(table.p_dog, p, atol=1e-5)
 
 
@@ -53,7 +53,7 @@ def test_check_edge_layer_wants_the_shallowest_layer(capsys):
 def test_check_occluded_probability(images, capsys):
     model = _nested_head_model(True)
     occluded = images[0].copy()
-    occluded[4:12, 4:12] = inspect.GREY
+    occluded[4:12, 4:12] = interpret.GREY
     truth = float(model.predict_on_batch(occluded[None])[0, 0])
     assert exercises.check_occluded_probability(truth, model, images[0], 4, 4, 8)
     assert exercises.check_occluded_probability(np.array([[truth]]), model, images[0], 4, 4, 8)

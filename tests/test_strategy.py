@@ -11,7 +11,7 @@ import pytest
 
 from helpers import compare, exercises, plots, results, widgets
 from helpers.models import WeightsUnavailable, imagenet_weights_file
-from helpers.profile import Profile
+from helpers.profiles import Profile
 
 UNREACHABLE = "http://127.0.0.1:9/no-such-weights.h5"  # port 9 (discard): refused at once, no network needed
 

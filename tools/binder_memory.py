@@ -36,6 +36,25 @@ MARKERS = ("<!-- binder:start -->", "<!-- binder:end -->")
 WEIGHTS = {"smoke": "generated images, stand-in weights"}
 
 
+def tensorflow_processes(proc: Path = Path("/proc"), exclude: frozenset[int] = frozenset()) -> list[int]:
+    """Other processes that have TensorFlow's library mapped: while one runs, the kernel's PSS reads too low.
+
+    PSS splits a shared page among the processes that map it, so a second TensorFlow process on the machine takes
+    about 230 MB of libtensorflow's pages off the kernel's figure (744 -> 517 MB after ``import helpers``, measured
+    2026-12-07); on Binder the kernel is the only one, and pays for all of them.
+    """
+    found = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in exclude or int(entry.name) == os.getpid():
+            continue
+        try:
+            if "libtensorflow" in (entry / "maps").read_text():
+                found.append(int(entry.name))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return sorted(found)
+
+
 def pss_mb(pid: int) -> float:
     """Proportional set size of one process in MB (0 once it has gone)."""
     try:
@@ -200,7 +219,7 @@ def write_readme(text: str, readme: Path = ROOT / "README.md") -> None:
 
 
 def write_peaks(summary: dict, path: Path = ROOT / "data" / "binder_memory.json") -> None:
-    """The peaks per notebook, for the setup cell's warning on a small machine (helpers.profile.memory_warning)."""
+    """The peaks per notebook, for the setup cell's warning on a small machine (helpers.machine.memory_warning)."""
     old = json.loads(path.read_text()) if path.is_file() else {}
     peaks = old.get("peaks_mb", {}) if old.get("profile") == summary["profile"] else {}
     for r in summary["notebooks"]:
@@ -228,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("COURSE_SOLUTIONS", None)  # a learner's Run all
     if args.random_weights:
         env["COURSE_RANDOM_WEIGHTS"] = "1"
+    others = tensorflow_processes()
+    if others:
+        raise SystemExit(f"Other processes hold TensorFlow (pids {others}): they share its pages with the kernel, which "
+                         "would make every figure read 100-230 MB too low. Stop them (tests, notebooks) and run again.")
     rows = []
     with tempfile.TemporaryDirectory(prefix="binder-memory-") as runtime:
         lab = Lab(env, Path(runtime))

@@ -105,9 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     sys.path.insert(0, str(ROOT))
-    from helpers import data, profile
+    from helpers import data, profiles
 
-    image_dir = args.image_dir or data.get_dataset(profile.resolve_profile("smoke"))
+    image_dir = args.image_dir or data.get_dataset(profiles.resolve_profile("smoke"))
     problems = check(args.work_dir, image_dir)
     for problem in problems:
         print("error:", problem, file=sys.stderr)

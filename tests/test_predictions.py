@@ -1,4 +1,4 @@
-"""helpers.metrics: one pass over a dataset gives labels, probabilities and grid photos in the right order."""
+"""helpers.predictions: one pass over a dataset gives labels, probabilities and grid photos in the right order."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from helpers import metrics  # noqa: E402
+from helpers import predictions  # noqa: E402
 
 
 class MeanBrightness:
@@ -32,7 +32,7 @@ def _dataset(n=10, batch=4, side=6, shuffle=False):
 
 def test_predict_dataset_keeps_order_shapes_and_images():
     ds, images, labels = _dataset()
-    out = metrics.predict_dataset(MeanBrightness(), ds, n_images=4, progress=False)
+    out = predictions.predict_dataset(MeanBrightness(), ds, n_images=4, progress=False)
     assert len(out) == 10
     assert out.y_true.dtype.kind == "i" and out.y_true.tolist() == labels.astype(int).tolist()
     np.testing.assert_allclose(out.p, images.mean(axis=(1, 2, 3)) / 255.0, rtol=1e-5)
@@ -42,7 +42,7 @@ def test_predict_dataset_keeps_order_shapes_and_images():
 
 def test_predict_dataset_pairs_labels_with_predictions_on_a_reshuffling_dataset():
     ds, _, _ = _dataset(n=12, shuffle=True)
-    out = metrics.predict_dataset(MeanBrightness(), ds, n_images=0, progress=False)
+    out = predictions.predict_dataset(MeanBrightness(), ds, n_images=0, progress=False)
     assert out.images.shape[0] == 0
     # bright photos are class 1 except the two planted look-alikes: exactly two mistakes in any order
     assert int(((out.p >= 0.5).astype(int) != out.y_true).sum()) == 2
@@ -52,7 +52,7 @@ def test_grid_indices_includes_mistakes_but_caps_their_share():
     y = np.array([0] * 50 + [1] * 50)
     p = np.where(y == 1, 0.9, 0.1)
     p[:10] = 0.8  # ten mistakes
-    idx = metrics.grid_indices(y, p, n=15, seed=3)
+    idx = predictions.grid_indices(y, p, n=15, seed=3)
     assert len(idx) == 15 and len(set(idx.tolist())) == 15 and (np.diff(idx) > 0).all()
     wrong = ((p[idx] >= 0.5).astype(int) != y[idx]).sum()
     assert wrong == 5
@@ -60,16 +60,5 @@ def test_grid_indices_includes_mistakes_but_caps_their_share():
 
 def test_grid_indices_with_few_items_or_no_mistakes():
     y = np.array([0, 1, 1])
-    assert metrics.grid_indices(y, np.array([0.1, 0.9, 0.8]), n=10).tolist() == [0, 1, 2]
-    assert metrics.grid_indices(y, np.array([0.9, 0.1, 0.2]), n=2).shape == (2,)  # all wrong: still fills the grid
-
-
-def test_every_nth_keeps_both_classes_of_a_sorted_dataset():
-    ds, _, labels = _dataset(n=12, batch=4)
-    sub = metrics.every_nth(ds, 3, batch_size=2)
-    kept = np.concatenate([y.numpy().ravel() for _, y in sub])
-    assert kept.tolist() == labels[::3].tolist() and set(kept.tolist()) == {0.0, 1.0}
-    assert metrics.count_examples(sub) == 4
-    assert metrics.every_nth(ds, 1, batch_size=2) is ds
-    with pytest.raises(ValueError):
-        metrics.every_nth(ds, 0, batch_size=2)
+    assert predictions.grid_indices(y, np.array([0.1, 0.9, 0.8]), n=10).tolist() == [0, 1, 2]
+    assert predictions.grid_indices(y, np.array([0.9, 0.1, 0.2]), n=2).shape == (2,)  # all wrong: still fills the grid

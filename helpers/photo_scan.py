@@ -1,4 +1,4 @@
-"""Check a learner's image folder before training: counts per split and class, every unusable file and why.
+"""Scan a learner's image folder before training: counts per split and class, every unusable file and why.
 
 Introduced in ``00_start_here.ipynb``; :func:`helpers.data.image_datasets` runs :func:`scan` first and trains on the
 usable files only. The scan opens and decodes every file with Pillow but never writes, moves or deletes anything in
@@ -14,10 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from helpers.data import SPLITS, DataError
-
 if TYPE_CHECKING:
     import pandas as pd
+
+SPLITS = ("train", "validation")  # the folders a dataset root holds, each with one folder per class
+
+
+class DataError(RuntimeError):
+    """A dataset problem a learner can fix; the message says what happened and what to do."""
+
 
 # Formats and modes TensorFlow's tf.io.decode_image turns into the right RGB pixels; everything else Pillow can read
 # (palette or grayscale BMP, TIFF, ...) is converted with Pillow while the pipeline runs.
@@ -221,7 +226,7 @@ def _notes(path: Path, fmt: str, mode: str, size: tuple[int, int]) -> tuple[str,
     return tuple(notes)
 
 
-def check_file(path: Path, split: str = "", label: str = "") -> ImageFile | Unusable:
+def scan_file(path: Path, split: str = "", label: str = "") -> ImageFile | Unusable:
     """Decode one file with Pillow (reading it fully, writing nothing) and say whether the course can use it."""
     path = Path(path)
     try:
@@ -289,7 +294,7 @@ def _scan_split(report: ScanReport, folder: Path, split: str) -> None:
         if not files:
             report.warnings.append(f"{split}/{name}/ is empty.")
         for path in files:
-            checked = check_file(path, split, name)
+            checked = scan_file(path, split, name)
             (report.usable if isinstance(checked, ImageFile) else report.unusable).append(checked)
         if files and not report.count(split, name):
             report.warnings.append(f"{split}/{name}/ has no usable image ({len(files)} unusable files).")
@@ -329,7 +334,7 @@ def _folder_problems(report: ScanReport, splits: tuple[str, ...], train: str = "
     if train in report.classes and len(with_images) < 2:
         report.problems.append(
             f"{train}/ has usable images in {len(with_images)} class folder(s) only: it needs images of at least two "
-            "classes. Add images (print(helpers.checks.scan(folder)) lists why the others are unusable)."
+            "classes. Add images (print(helpers.photo_scan.scan(folder)) lists why the others are unusable)."
         )
     for split in present:
         if split != train and not report.count(split):
@@ -342,7 +347,7 @@ def require_trainable(report: ScanReport, n_classes: int | None = None) -> ScanR
     ``n_classes=2`` also refuses folders with more than two classes (the course's models have one sigmoid output).
     """
     if report.problems:
-        more = f" ({len(report.problems) - 1} more problem(s): print(helpers.checks.scan(folder)))" if len(report.problems) > 1 else ""
+        more = f" ({len(report.problems) - 1} more problem(s): print(helpers.photo_scan.scan(folder)))" if len(report.problems) > 1 else ""
         raise DataError(report.problems[0] + more)
     if n_classes is not None and len(report.class_names) != n_classes:
         raise DataError(

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import profile
-from helpers.profile import Profile, ProfileError, resolve_profile
+from helpers import machine, profiles, session
+from helpers.profiles import Profile, ProfileError, resolve_profile
 
 
 def test_explicit_name_wins_over_environment(monkeypatch):
@@ -18,7 +18,7 @@ def test_environment_sets_profile(monkeypatch):
 
 @pytest.mark.parametrize("gpus, expected", [([], "quick"), (["/physical_device:GPU:0"], "full")])
 def test_default_depends_on_gpu(monkeypatch, gpus, expected):
-    monkeypatch.setattr(profile, "_gpu_names", lambda: gpus)
+    monkeypatch.setattr(machine, "gpu_names", lambda: gpus)
     assert resolve_profile().name == expected
 
 
@@ -48,7 +48,7 @@ def test_values_per_profile():
 
 
 def test_setup_prints_one_line_banner(capsys):
-    p = profile.setup("smoke", seed=7)
+    p = session.setup("smoke", seed=7)
     line = capsys.readouterr().out.strip()
     assert p == Profile("smoke", seed=7)
     assert "\n" not in line
@@ -59,20 +59,20 @@ def test_setup_prints_one_line_banner(capsys):
 def test_setup_fixes_seeds():
     import numpy as np
 
-    profile.setup("smoke", seed=3)
+    session.setup("smoke", seed=3)
     first = np.random.rand(3)
-    profile.setup("smoke", seed=3)
+    session.setup("smoke", seed=3)
     assert np.array_equal(first, np.random.rand(3))
 
 
 def test_random_weights_banner_warns(capsys):
-    profile.setup("quick", random_weights=True)
+    session.setup("quick", random_weights=True)
     assert "accuracies are meaningless" in capsys.readouterr().out
 
 
 def test_smoke_with_random_weights_says_random_not_stand_in(monkeypatch):
-    monkeypatch.setattr(profile, "_gpu_names", lambda: [])
-    line = profile.banner(Profile("smoke", random_weights=True))
+    monkeypatch.setattr(machine, "gpu_names", lambda: [])
+    line = session.banner(Profile("smoke", random_weights=True))
     assert "RANDOM WEIGHTS" in line and "stand-in" not in line
 
 
@@ -118,7 +118,7 @@ def test_every_notebook_imports_helpers_before_tensorflow():
 
 
 def test_cpu_and_memory_quota_read_from_binder_settings_and_both_cgroup_versions(tmp_path, monkeypatch):
-    from helpers import profile
+    from helpers import machine, profiles
 
     monkeypatch.delenv("CPU_LIMIT", raising=False)
     monkeypatch.delenv("MEM_LIMIT", raising=False)
@@ -126,21 +126,21 @@ def test_cpu_and_memory_quota_read_from_binder_settings_and_both_cgroup_versions
     v2.mkdir()
     (v2 / "cpu.max").write_text("150000 100000\n")
     (v2 / "memory.max").write_text(str(2 * 2**30))
-    assert profile.cpu_quota(v2) == 1.5 and profile.memory_limit_mb(v2) == 2048
+    assert machine.cpu_quota(v2) == 1.5 and machine.memory_limit_mb(v2) == 2048
     (v2 / "cpu.max").write_text("max 100000\n")
     (v2 / "memory.max").write_text("max\n")
-    assert profile.cpu_quota(v2) is None and profile.memory_limit_mb(v2) is None
+    assert machine.cpu_quota(v2) is None and machine.memory_limit_mb(v2) is None
     v1 = tmp_path / "v1"
     (v1 / "cpu").mkdir(parents=True)
     (v1 / "memory").mkdir()
     (v1 / "cpu" / "cpu.cfs_quota_us").write_text("100000")
     (v1 / "cpu" / "cpu.cfs_period_us").write_text("100000")
     (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712")  # v1's "no limit"
-    assert profile.cpu_quota(v1) == 1.0 and profile.memory_limit_mb(v1) is None
-    assert profile.cpu_threads(v1) == 1
+    assert machine.cpu_quota(v1) == 1.0 and machine.memory_limit_mb(v1) is None
+    assert machine.cpu_threads(v1) == 1
     monkeypatch.setenv("CPU_LIMIT", "2.0")
     monkeypatch.setenv("MEM_LIMIT", str(2_147_483_648))  # mybinder.org's 2 GB, in bytes
-    assert profile.cpu_quota(v1) == 2.0 and profile.memory_limit_mb(v1) == 2048
+    assert machine.cpu_quota(v1) == 2.0 and machine.memory_limit_mb(v1) == 2048
 
 
 def test_tensorflow_threads_and_banner_follow_a_one_cpu_quota():
@@ -148,55 +148,55 @@ def test_tensorflow_threads_and_banner_follow_a_one_cpu_quota():
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs a machine with more cores than the quota")
-    code = ("import helpers, tensorflow as tf; from helpers import profile; "
+    code = ("import helpers, tensorflow as tf; from helpers import profiles, session; "
             "print(tf.config.threading.get_intra_op_parallelism_threads()); "
-            "print(profile.banner(profile.resolve_profile('smoke')))")
+            "print(session.banner(profiles.resolve_profile('smoke')))")
     out = _stdout_of(code, CPU_LIMIT="1", MEM_LIMIT=str(2 * 2**30))
     threads, banner = out.splitlines()[-2:]
     assert threads == "1" and f"CPU (1 of the machine's {os.cpu_count()} cores), memory limit 2,048 MB" in banner
 
 
 def test_other_kernels_are_found_and_warned_about_only_on_a_small_machine(tmp_path):
-    from helpers import profile
+    from helpers import machine, profiles
 
     for pid, cmd, rss_kb in ((101, "python -m ipykernel_launcher -f k.json", 900_000),
                              (102, "python -m jupyterlab", 120_000), (103, "python -m ipykernel_launcher -f j.json", 50_000)):
         (tmp_path / str(pid)).mkdir()
         (tmp_path / str(pid) / "cmdline").write_text(cmd.replace(" ", "\0"))
         (tmp_path / str(pid) / "status").write_text(f"Name:\tpython\nVmRSS:\t{rss_kb} kB\n")
-    kernels = profile.other_kernels(tmp_path)
+    kernels = machine.other_kernels(tmp_path)
     assert [pid for pid, _ in kernels] == [101, 103] and round(kernels[0][1]) == 879
-    warning = profile.kernel_warning(2048, kernels)
+    warning = machine.kernel_warning(2048, kernels)
     assert "1 other Jupyter kernel(s) hold 879 MB of this machine's 2,048 MB" in warning and "Shut Down" in warning
-    assert profile.kernel_warning(16_384, kernels) == "" and profile.kernel_warning(None, kernels) == ""
-    assert profile.kernel_warning(2048, [(103, 48.8)]) == ""  # an idle, nearly empty kernel is not worth a warning
+    assert machine.kernel_warning(16_384, kernels) == "" and machine.kernel_warning(None, kernels) == ""
+    assert machine.kernel_warning(2048, [(103, 48.8)]) == ""  # an idle, nearly empty kernel is not worth a warning
 
 
 def test_memory_warning_reads_the_measured_peak_of_this_notebook(tmp_path, monkeypatch):
     import json
 
-    from helpers import profile
+    from helpers import machine, profiles
 
     peaks = tmp_path / "binder_memory.json"
     peaks.write_text(json.dumps({"profile": "quick", "date": "2026-12-04", "peaks_mb": {
         "05_x": {"kernel": 2010, "server_and_kernel": 2087}, "00_y": {"kernel": 840, "server_and_kernel": 916}}}))
-    warning = profile.memory_warning(2048, "05_x", "quick", peaks)
+    warning = machine.memory_warning(2048, "05_x", "quick", peaks)
     assert "peaked at 2,087 MB" in warning and "allows 2,048 MB" in warning and "smoke" in warning
-    assert profile.memory_warning(2048, "00_y", "quick", peaks) == ""  # far below the limit
-    assert profile.memory_warning(16_384, "05_x", "quick", peaks) == ""  # a large machine
-    assert profile.memory_warning(2048, "05_x", "smoke", peaks) == ""  # measured for another profile
-    assert profile.memory_warning(2048, "unknown", "quick", peaks) == ""
-    assert profile.memory_warning(2048, "05_x", "quick", tmp_path / "absent.json") == ""  # e.g. pip-installed on Colab
+    assert machine.memory_warning(2048, "00_y", "quick", peaks) == ""  # far below the limit
+    assert machine.memory_warning(16_384, "05_x", "quick", peaks) == ""  # a large machine
+    assert machine.memory_warning(2048, "05_x", "smoke", peaks) == ""  # measured for another profile
+    assert machine.memory_warning(2048, "unknown", "quick", peaks) == ""
+    assert machine.memory_warning(2048, "05_x", "quick", tmp_path / "absent.json") == ""  # e.g. pip-installed on Colab
     monkeypatch.setenv("JPY_SESSION_NAME", "/home/jovyan/notebooks/05_x.ipynb")
-    assert profile.current_notebook() == "05_x"
+    assert machine.current_notebook() == "05_x"
 
 
 def test_the_committed_peaks_cover_every_notebook():
     import json
     from pathlib import Path
 
-    from helpers import profile
+    from helpers import machine, profiles
 
-    measured = json.loads(profile.MEASURED_PEAKS.read_text())
+    measured = json.loads(machine.MEASURED_PEAKS.read_text())
     names = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert names <= set(measured["peaks_mb"]) and measured["source"].startswith("tools/binder_memory.py")

@@ -1,7 +1,6 @@
 """Seeing inside the network: feature maps by depth, feature space, Grad-CAM and an occlusion check.
 
-Introduced in ``03_vgg16_feature_extraction.ipynb`` (feature maps, feature space) and
-``04_vgg16_fine_tuning.ipynb`` (Grad-CAM, occlusion); reused by 05 (InceptionV3) and 06 (MobileNetV2).
+Introduced in ``08_seeing_inside.ipynb`` on the VGG16 models 03 and 04 saved; 06 draws Grad-CAM on MobileNetV2.
 Every function takes any Keras functional model and a layer name; the layer may sit in the model itself or in a base
 nested inside it (inputs → augmentation → preprocess → base(x, training=False) → pooling → Dense). Images are pixels in
 [0, 255] of the size the model expects, as ``helpers.data.image_datasets`` yields them.

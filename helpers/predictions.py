@@ -1,6 +1,6 @@
 """Plumbing for evaluating a binary classifier on a ``tf.data`` dataset: labels, probabilities and a few photos.
 
-Introduced in ``03_vgg16_feature_extraction.ipynb`` and used again in ``04_vgg16_fine_tuning.ipynb``. The lines a
+Introduced in ``03_vgg16_feature_extraction.ipynb`` and used in every notebook that evaluates a classifier. The lines a
 learner came for (thresholding, the confusion matrix, the classification report) stay in the notebooks; this module
 only walks the dataset and keeps what they need.
 """
@@ -72,24 +72,3 @@ def predict_dataset(model: Any, ds: tf.data.Dataset, n_images: int = 15, seed: i
     index = grid_indices(y_true, p, n_images, seed=seed) if n_images else np.zeros(0, dtype=int)
     images = np.concatenate(pixels)[index] if n_images and pixels else np.zeros((0, 0, 0, 3), dtype=np.uint8)
     return Predictions(y_true=y_true, p=p, images=images, image_index=index)
-
-
-def every_nth(ds: tf.data.Dataset, n: int, batch_size: int) -> tf.data.Dataset:
-    """Keep every ``n``-th example of a batched dataset, re-batched to ``batch_size`` (``n == 1``: ``ds`` itself).
-
-    Keeping every n-th example of the class-mixed validation set (`helpers.data._class_mixed`) keeps both classes
-    in their proportion.
-    """
-    import tensorflow as tf
-
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    if n == 1:
-        return ds
-    # shard(n, 0) keeps examples 0, n, 2n, ... and, unlike a filter on enumerate(), needs no AutoGraph lambda.
-    return ds.unbatch().shard(n, 0).batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def count_examples(ds: tf.data.Dataset) -> int:
-    """Number of examples in a batched dataset (iterates it once when its size is not known statically)."""
-    return int(sum(int(np.asarray(y).shape[0]) for _, y in ds))

@@ -1,4 +1,4 @@
-"""helpers.inspect: Grad-CAM proven right on images where we know the answer, smoke runs on the three course bases
+"""helpers.interpret: Grad-CAM proven right on images where we know the answer, smoke runs on the three course bases
 (flat and nested), the learner-facing error messages, and the figures' titles, labels and colour bars."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import inspect, widgets
+from helpers import interpret, widgets
 
 SIZE, PATCH = 32, 8
 
@@ -59,7 +59,7 @@ def trained_patch_model():
 
 def test_grad_cam_peak_falls_on_the_patch(trained_patch_model):
     model, x, y, boxes = trained_patch_model
-    heat, p_dog = inspect.grad_cam(model, x, "conv_b")
+    heat, p_dog = interpret.grad_cam(model, x, "conv_b")
     assert ((p_dog >= 0.5) == (y == 1)).mean() >= 0.95, "the tiny CNN did not learn the task; the test proves nothing"
     assert heat.shape == (len(x), SIZE, SIZE) and heat.min() >= 0 and heat.max() <= 1
     rows, cols = np.unravel_index(heat.reshape(len(x), -1).argmax(axis=1), (SIZE, SIZE))
@@ -74,7 +74,7 @@ def test_grad_cam_peak_falls_on_the_patch(trained_patch_model):
 
 def test_occluding_the_patch_moves_the_prediction_more_than_elsewhere(trained_patch_model):
     model, x, y, boxes = trained_patch_model
-    table = inspect.occlusion_check(model, x, "conv_b", box_fraction=PATCH / SIZE, seed=0)
+    table = interpret.occlusion_check(model, x, "conv_b", box_fraction=PATCH / SIZE, seed=0)
     assert list(table.columns) == ["p_dog", "p_pred", "p_pred_gradcam_box", "p_pred_random_box",
                                    "drop_gradcam_box", "drop_random_box"]
     assert table.drop_gradcam_box.mean() > 3 * max(table.drop_random_box.mean(), 0.01)
@@ -82,19 +82,19 @@ def test_occluding_the_patch_moves_the_prediction_more_than_elsewhere(trained_pa
     # greying the known patch itself, against a same-size box in the other half (where no patch is)
     far = np.where(boxes[:, 1] >= SIZE // 2, 2, SIZE - PATCH - 2)
     p = model.predict(x, verbose=0).ravel()
-    on = model.predict(inspect._grey_box(x, boxes[:, 0], boxes[:, 1], PATCH), verbose=0).ravel()
-    off = model.predict(inspect._grey_box(x, boxes[:, 0], far, PATCH), verbose=0).ravel()
+    on = model.predict(interpret._grey_box(x, boxes[:, 0], boxes[:, 1], PATCH), verbose=0).ravel()
+    off = model.predict(interpret._grey_box(x, boxes[:, 0], far, PATCH), verbose=0).ravel()
     assert np.mean(np.abs(on - p)) > 2 * np.mean(np.abs(off - p))  # on this seed: 0.16 against 0.06
 
 
 def test_grad_cam_reads_sigmoid_outputs_as_logits(trained_patch_model):
     model, x, _, _ = trained_patch_model
-    heat_sigmoid, p_sigmoid = inspect.grad_cam(model, x[:8], "conv_b")
+    heat_sigmoid, p_sigmoid = interpret.grad_cam(model, x[:8], "conv_b")
     assert model.get_layer("head").activation is keras.activations.sigmoid  # restored after the call
     logit_model = keras.models.clone_model(model)
     logit_model.set_weights(model.get_weights())
     logit_model.get_layer("head").activation = keras.activations.linear
-    heat_logit, p_logit = inspect.grad_cam(logit_model, x[:8], "conv_b")
+    heat_logit, p_logit = interpret.grad_cam(logit_model, x[:8], "conv_b")
     np.testing.assert_allclose(p_sigmoid, p_logit, atol=1e-5)
     np.testing.assert_allclose(heat_sigmoid, heat_logit, atol=1e-4)
 
@@ -134,18 +134,18 @@ def test_grad_cam_runs_on_course_bases_flat_and_nested(key, photos):
     layer = BASES[key][1]
     flat = keras.Model(base.input, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(base.output)))
     for model in (nested, flat):
-        heat, p_dog = inspect.grad_cam(model, photos, layer)
+        heat, p_dog = interpret.grad_cam(model, photos, layer)
         assert heat.shape == (2, SMOKE, SMOKE) and np.isfinite(heat).all() and heat.max() <= 1
         assert p_dog.shape == (2,) and ((p_dog > 0) & (p_dog < 1)).all()
-    assert layer in inspect.conv_layer_names(nested)
-    maps = inspect.feature_maps(nested, photos[0], [layer])
+    assert layer in interpret.conv_layer_names(nested)
+    maps = interpret.feature_maps(nested, photos[0], [layer])
     assert maps[layer].shape == tuple(base.get_layer(layer).output.shape[1:])
 
 
 def test_feature_maps_match_a_sub_model_on_nested_vgg16(photos):
     base, nested = _classifier("vgg16")
     names = ["block1_conv2", "block3_conv3", "block5_conv3"]
-    maps = inspect.feature_maps(nested, photos[0], names)
+    maps = interpret.feature_maps(nested, photos[0], names)
     probe = keras.Model(base.input, [base.get_layer(n).output for n in names])
     direct = probe(keras.applications.vgg16.preprocess_input(photos[:1].copy()))
     for name, want in zip(names, direct):
@@ -164,30 +164,30 @@ def vgg_nested():
 
 def test_unknown_layer_names_the_valid_choices(vgg_nested):
     with pytest.raises(ValueError, match=r"No layer named 'block5_conv4'.*did you mean 'block5_conv3'.*block1_conv1") as err:
-        inspect.grad_cam(vgg_nested, np.zeros((1, SMOKE, SMOKE, 3)), "block5_conv4")
+        interpret.grad_cam(vgg_nested, np.zeros((1, SMOKE, SMOKE, 3)), "block5_conv4")
     assert "\n" not in str(err.value) and "random_flip" not in str(err.value)
 
 
 def test_dense_layer_is_refused_with_the_choices(vgg_nested):
     dense = vgg_nested.layers[-1].name
     with pytest.raises(ValueError, match=rf"'{dense}' is a Dense layer with output \(None, 1\).*block5_conv3"):
-        inspect.grad_cam(vgg_nested, np.zeros((1, SMOKE, SMOKE, 3)), dense)
+        interpret.grad_cam(vgg_nested, np.zeros((1, SMOKE, SMOKE, 3)), dense)
 
 
 def test_wrong_image_size_says_the_expected_size(vgg_nested):
     with pytest.raises(ValueError, match=r"is 100×100×3 but model .* expects 80×80×3"):
-        inspect.grad_cam(vgg_nested, np.zeros((1, 100, 100, 3)), "block5_conv3")
+        interpret.grad_cam(vgg_nested, np.zeros((1, 100, 100, 3)), "block5_conv3")
     with pytest.raises(ValueError, match="expects 80×80×3"):
-        inspect.feature_maps(vgg_nested, np.zeros((80, 80)), ["block1_conv1"])
+        interpret.feature_maps(vgg_nested, np.zeros((80, 80)), ["block1_conv1"])
 
 
 def test_long_layer_lists_are_shortened_but_counted():
     model = _classifier("inception_v3")[1]
     with pytest.raises(ValueError) as err:
-        inspect.feature_maps(model, np.zeros((SMOKE, SMOKE, 3)), ["mixed11"])
+        interpret.feature_maps(model, np.zeros((SMOKE, SMOKE, 3)), ["mixed11"])
     text = str(err.value)
     assert "did you mean 'mixed1" in text and "mixed10" in text and "…" in text and len(text) < 600
-    assert f"{len(inspect.conv_layer_names(model))} layers" in text
+    assert f"{len(interpret.conv_layer_names(model))} layers" in text
 
 
 # ---------------------------------------------------------------- feature space
@@ -198,9 +198,9 @@ def test_separability_tells_separated_from_mixed_features():
     y = np.repeat([0, 1], 40)
     apart = rng.normal(size=(80, 16)) + y[:, None] * 3.0
     mixed = rng.normal(size=(80, 16))
-    assert inspect.separability(apart, y) >= 0.95
-    assert 0.2 <= inspect.separability(mixed, y) <= 0.8
-    assert inspect.separability(rng.normal(size=(6, 2, 2, 4)), [0, 1] * 3) >= 0  # tiny sets: fewer folds, 4-D flattened
+    assert interpret.separability(apart, y) >= 0.95
+    assert 0.2 <= interpret.separability(mixed, y) <= 0.8
+    assert interpret.separability(rng.normal(size=(6, 2, 2, 4)), [0, 1] * 3) >= 0  # tiny sets: fewer folds, 4-D flattened
 
 
 # ---------------------------------------------------------------- figures
@@ -218,7 +218,7 @@ def _heat_figure_is_labelled(fig, n_colorbars=1):
 def test_feature_map_figure_titles_each_layer_with_its_shape(photos):
     base, nested = _classifier("vgg16")
     names = ["block1_conv2", "block3_conv3", "block5_conv3"]
-    fig = inspect.plot_feature_maps(inspect.feature_maps(nested, photos[0], names), channels=4)
+    fig = interpret.plot_feature_maps(interpret.feature_maps(nested, photos[0], names), channels=4)
     assert fig._suptitle.get_text()
     rows = [sub._suptitle.get_text() for sub in fig.subfigs]
     assert rows[0].startswith("block1_conv2: output 80×80×64") and rows[2].startswith("block5_conv3: output 5×5×512")
@@ -232,10 +232,10 @@ def test_grad_cam_figures_mark_right_and_wrong_and_have_a_colour_bar(trained_pat
     model, x, y, _ = trained_patch_model
     wrong_truth = 1 - y[:2]  # pretend the first two labels are the other class: two ✗ panels
     truth = np.concatenate([wrong_truth, y[2:6]])
-    fig = inspect.plot_grad_cam(model, x[:6], truth, "conv_b", ncols=3)
+    fig = interpret.plot_grad_cam(model, x[:6], truth, "conv_b", ncols=3)
     titles = [ax.get_title() for ax in _heat_figure_is_labelled(fig)]
     assert sum(t.startswith("✗") for t in titles) == 2 and sum(t.startswith("✓") for t in titles) == 4
-    pair = inspect.plot_grad_cam_pair({"before": model, "after": model}, x[:2], y[:2], "conv_b")
+    pair = interpret.plot_grad_cam_pair({"before": model, "after": model}, x[:2], y[:2], "conv_b")
     titles = [ax.get_title() for ax in _heat_figure_is_labelled(pair)]
     assert titles[0].startswith("photo") and titles[1].startswith("before") and titles[2].startswith("after")
     assert [c.get_cmap().name for ax in fig.axes for c in ax.images[1:]][0] in ("magma", "viridis", "cividis")
@@ -244,27 +244,27 @@ def test_grad_cam_figures_mark_right_and_wrong_and_have_a_colour_bar(trained_pat
 def test_right_and_wrong_picks_half_wrong_when_it_can():
     y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
     p = np.array([0.1, 0.9, 0.2, 0.8, 0.9, 0.1, 0.7, 0.6, 0.4, 0.95])
-    idx = inspect.right_and_wrong(y, p, n=6)
+    idx = interpret.right_and_wrong(y, p, n=6)
     wrong = ((p[idx] >= 0.5) != y[idx]).sum()
     assert len(idx) == 6 and wrong == 3
-    assert len(inspect.right_and_wrong(y, np.where(y == 1, 0.9, 0.1), n=4)) == 4  # all right: still n photos
+    assert len(interpret.right_and_wrong(y, np.where(y == 1, 0.9, 0.1), n=4)) == 4  # all right: still n photos
 
 
 def test_feature_space_and_occlusion_figures_are_labelled(trained_patch_model):
     rng = np.random.default_rng(0)
     y = np.repeat([0, 1], 20)
     sets = {"pretrained": rng.normal(size=(40, 8)) + y[:, None] * 2, "random weights": rng.normal(size=(40, 8))}
-    fig = inspect.plot_feature_space(sets, y, scores={"pretrained": 0.9}, title="demo")
+    fig = interpret.plot_feature_space(sets, y, scores={"pretrained": 0.9}, title="demo")
     for ax in fig.axes:
         assert ax.get_title() and ax.get_ylabel().startswith("PC 2") and "cross-validated accuracy" in ax.get_xlabel()
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cats", "dogs"]
     assert "90%" in fig.axes[0].get_xlabel()
-    tsne = inspect.plot_feature_space(sets, y, method="tsne")
+    tsne = interpret.plot_feature_space(sets, y, method="tsne")
     assert tsne.axes[0].get_xlabel().startswith("t-SNE 1")
     with pytest.raises(ValueError, match="'pca' or 'tsne'"):
-        inspect.plot_feature_space(sets, y, method="umap")
+        interpret.plot_feature_space(sets, y, method="umap")
     model, x, _, _ = trained_patch_model
-    occ = inspect.plot_occlusion(inspect.occlusion_check(model, x[:5], "conv_b"))
+    occ = interpret.plot_occlusion(interpret.occlusion_check(model, x[:5], "conv_b"))
     ax = occ.axes[0]
     assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
     assert len(ax.get_legend().get_texts()) == 2
@@ -281,8 +281,8 @@ def test_feature_map_explorer_switches_layer_and_photo(photos):
 
 def test_grad_cam_figure_uses_maps_it_is_given(trained_patch_model):
     model, x, y, _ = trained_patch_model
-    heat, p_dog = inspect.grad_cam(model, x[:2], "conv_b")
+    heat, p_dog = interpret.grad_cam(model, x[:2], "conv_b")
     sure_dog = np.full_like(p_dog, 0.99)  # given probabilities, not the model's: the titles must show these
-    fig = inspect.plot_grad_cam(model, x[:2], np.array([1, 0]), "conv_b", ncols=2, cams=(heat, sure_dog))
+    fig = interpret.plot_grad_cam(model, x[:2], np.array([1, 0]), "conv_b", ncols=2, cams=(heat, sure_dog))
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles[0].startswith("✓ pred dogs (99%)") and titles[1].startswith("✗ pred dogs (99%)")

@@ -1,0 +1,62 @@
+"""The first cell of every notebook: choose the profile, fix the seeds, print the banner and any memory warning.
+
+Introduced in ``00_start_here.ipynb``; every notebook's setup cell calls :func:`setup`. It sits above
+:mod:`helpers.profiles`, :mod:`helpers.machine`, :mod:`helpers.data` and :mod:`helpers.exercises`, which import nothing from here.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from helpers import data, machine, profiles
+from helpers.exercises import register_solution_magic
+from helpers.profiles import Profile
+
+
+def banner(chosen: Profile) -> str:
+    """One line: profile, versions, CPU or GPU, where the data is, and how to change profile."""
+    import keras
+    import tensorflow as tf
+
+    gpus = machine.gpu_names()
+    threads, limit = machine.cpu_threads(), machine.memory_limit_mb()
+    cores = f"{threads} cores" if threads == os.cpu_count() else f"{threads} of the machine's {os.cpu_count()} cores"
+    device = f"GPU x{len(gpus)}" if gpus else f"CPU ({cores})"
+    if limit:
+        device += f", memory limit {limit:,.0f} MB"
+    where = data.describe_data_location(chosen)
+    parts = [
+        f"Profile: {chosen.name}",
+        f"TensorFlow {tf.__version__} / Keras {keras.__version__} / Python {platform.python_version()}",
+        device,
+        f"data: {where}",
+        f"change with {profiles.ENV_PROFILE}=full|quick|smoke or setup('quick')",
+    ]
+    if chosen.random_weights:
+        parts.insert(1, f"RANDOM WEIGHTS ({profiles.ENV_RANDOM_WEIGHTS}=1): timings are real, accuracies are meaningless")
+    elif chosen.name == "smoke":
+        parts.insert(1, "generated images, backbones with stand-in weights trained on them: numbers show the code learns, "
+                        "not how well transfer learning works")
+    return " | ".join(parts)
+
+
+def setup(name: str | None = None, seed: int = 42, random_weights: bool | None = None) -> Profile:
+    """Choose the profile, fix the seeds (Python, NumPy, TensorFlow) and print the banner; returns the Profile."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter; Python errors still show
+    import warnings
+
+    import keras
+
+    # Keras 3.15 warns on every fit() over a tf.data dataset although nobody passed shuffle=True; our pipelines shuffle.
+    warnings.filterwarnings("ignore", message="`shuffle=True` was passed, but will be ignored")
+
+    register_solution_magic()  # the notebooks' last cell, %%solution, runs only when asked
+    chosen = profiles.resolve_profile(name, random_weights=random_weights, seed=seed)
+    keras.utils.set_random_seed(seed)
+    print(banner(chosen))
+    for warning in (machine.kernel_warning(machine.memory_limit_mb(), machine.other_kernels()),
+                    machine.memory_warning(machine.memory_limit_mb(), machine.current_notebook(), chosen.name)):
+        if warning:
+            print(warning)
+    return chosen
