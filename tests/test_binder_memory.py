@@ -17,10 +17,11 @@ spec.loader.exec_module(binder_memory)
 def test_pss_of_a_live_process_grows_with_what_it_holds_and_is_zero_once_gone():
     if not Path(f"/proc/{os.getpid()}/smaps_rollup").exists():
         pytest.skip("needs Linux's /proc/PID/smaps_rollup")
-    before = binder_memory.pss_mb(os.getpid())
+    before, anon_before = binder_memory.pss_mb(os.getpid()), binder_memory.pss_mb(os.getpid(), "Pss_Anon:")
     block = bytearray(200 * 2**20)  # 200 MB, touched
     block[:: 4096] = b"x" * len(block[:: 4096])
     assert binder_memory.pss_mb(os.getpid()) - before > 150
+    assert binder_memory.pss_mb(os.getpid(), "Pss_Anon:") - anon_before > 150  # a bytearray is anonymous memory
     assert binder_memory.pss_mb(2**22 + 12345) == 0.0  # no such process
 
 
@@ -39,6 +40,11 @@ def _summary(**row):
 ])
 def test_table_says_within_budget_only_when_kernel_and_total_both_fit(row, verdict):
     assert verdict in binder_memory.table(_summary(**row))
+
+
+def test_table_shows_the_anonymous_part_where_it_was_measured():
+    assert "| 1,400 MB | 900 MB | 1,500 MB |" in binder_memory.table(_summary(peak_kernel_anon_mb=900))
+    assert "| 1,400 MB | not measured | 1,500 MB |" in binder_memory.table(_summary())
 
 
 def test_readme_has_the_section_the_tool_writes(tmp_path):
@@ -73,3 +79,24 @@ def test_other_tensorflow_processes_are_found_so_that_the_measurement_refuses_to
     (tmp_path / "self").mkdir()
     assert binder_memory.tensorflow_processes(tmp_path) == [11, 13]
     assert binder_memory.tensorflow_processes(tmp_path, exclude=frozenset({13})) == [11]
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_memory_cgroup_sets_the_limit_without_swap_and_counts_oom_kills(tmp_path, version):
+    if version == "v2":
+        (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+        group = tmp_path / "course-binder-memory"
+        group.mkdir()
+        (group / "memory.swap.max").write_text("max")
+        (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
+    else:
+        group = tmp_path / "memory" / "course-binder-memory"
+        group.mkdir(parents=True)
+        (group / "memory.memsw.limit_in_bytes").write_text("9223372036854771712")
+        (group / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
+    cgroup = binder_memory.MemoryCgroup(2048, root=tmp_path)
+    limit = group / ("memory.max" if version == "v2" else "memory.limit_in_bytes")
+    assert cgroup.path == group and limit.read_text() == str(2048 * 1024 * 1024)
+    no_swap = group / ("memory.swap.max" if version == "v2" else "memory.memsw.limit_in_bytes")
+    assert no_swap.read_text() == ("0" if version == "v2" else str(2048 * 1024 * 1024))
+    assert cgroup.kills_before == cgroup.oom_kills() == 1
