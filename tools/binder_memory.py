@@ -119,9 +119,14 @@ class MemoryCgroup:
         else:
             self.path, self.v2 = root / "memory" / name, False
             self.path.mkdir(exist_ok=True)
-            (self.path / "memory.limit_in_bytes").write_text(limit)
-            if (self.path / "memory.memsw.limit_in_bytes").exists():  # memory + swap: no swap to spill into
-                (self.path / "memory.memsw.limit_in_bytes").write_text(limit)
+            files = [self.path / "memory.limit_in_bytes", self.path / "memory.memsw.limit_in_bytes"]  # memsw: no swap
+            files = [f for f in files if f.exists() or f.name == "memory.limit_in_bytes"]
+            try:  # v1 wants limit <= memsw at every step: lowering sets the limit first, raising memsw first
+                for f in files:
+                    f.write_text(limit)
+            except OSError:
+                for f in reversed(files):
+                    f.write_text(limit)
         self.kills_before = self.oom_kills()
 
     def oom_kills(self) -> int:
@@ -266,7 +271,7 @@ def table(summary: dict) -> str:
              f"`{summary['command']}` (JupyterLab server + kernel, proportional set size, peak of samples every 0.25 s"
              + (f"; server and kernels ran in a {summary['memory_limit_mib']:,} MiB memory cgroup" if summary.get("memory_limit_mib") else "")
              + ").",
-             " *Anonymous* is the kernel's own data (arrays, weights, TensorFlow's buffers); the rest of its figure is"
+             "*Anonymous* is the kernel's own data (arrays, weights, TensorFlow's buffers); the rest of its figure is"
              " library code mapped from disk, which the system can drop under pressure and read back, and which varies"
              " by about 100 MB from run to run with what the disk cache holds.",
              "", "| notebook | time | kernel peak | of which anonymous | server + kernel peak | within budget? |",
