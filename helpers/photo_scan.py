@@ -259,6 +259,10 @@ def _files_in(folder: Path) -> list[Path]:
     return [Path(dirpath) / name for dirpath, names in sorted(walked) for name in names]
 
 
+def _not_a_folder(path: Path, what_to_pass: str) -> str:
+    return f"{path} {'is a file, not a folder' if path.exists() else 'does not exist'}: pass {what_to_pass}."
+
+
 def scan(root: str | os.PathLike, splits: tuple[str, ...] = SPLITS) -> ScanReport:
     """Walk ``root/<split>/<class>/`` and sort every file into usable (maybe converted) or unusable, with reasons.
 
@@ -268,8 +272,7 @@ def scan(root: str | os.PathLike, splits: tuple[str, ...] = SPLITS) -> ScanRepor
     root = Path(root).expanduser()
     report = ScanReport(root=root)
     if not root.is_dir():
-        what = "is a file, not a folder" if root.exists() else "does not exist"
-        report.problems.append(f"{root} {what}: pass the folder that holds train/ and validation/.")
+        report.problems.append(_not_a_folder(root, "the folder that holds train/ and validation/"))
         return report
     for split in splits:
         folder = root / split
@@ -308,8 +311,7 @@ def scan_classes(folder: str | os.PathLike) -> ScanReport:
     folder = Path(folder).expanduser()
     report = ScanReport(root=folder)
     if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        report.problems.append(f"{folder} {what}: pass a folder with one sub-folder per class (e.g. cats/ and dogs/).")
+        report.problems.append(_not_a_folder(folder, "a folder with one sub-folder per class (e.g. cats/ and dogs/)"))
         return report
     _scan_split(report, folder, folder.name)
     _folder_problems(report, (folder.name,), train=folder.name)
