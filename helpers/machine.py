@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 
-
 CGROUP = Path("/sys/fs/cgroup")
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import machine, profiles, session
+from helpers import machine, session
 from helpers.profiles import Profile, ProfileError, resolve_profile
 
 
@@ -118,8 +118,6 @@ def test_every_notebook_imports_helpers_before_tensorflow():
 
 
 def test_cpu_and_memory_quota_read_from_binder_settings_and_both_cgroup_versions(tmp_path, monkeypatch):
-    from helpers import machine, profiles
-
     monkeypatch.delenv("CPU_LIMIT", raising=False)
     monkeypatch.delenv("MEM_LIMIT", raising=False)
     v2 = tmp_path / "v2"
@@ -157,8 +155,6 @@ def test_tensorflow_threads_and_banner_follow_a_one_cpu_quota():
 
 
 def test_other_kernels_are_found_and_warned_about_only_on_a_small_machine(tmp_path):
-    from helpers import machine, profiles
-
     for pid, cmd, rss_kb in ((101, "python -m ipykernel_launcher -f k.json", 900_000),
                              (102, "python -m jupyterlab", 120_000), (103, "python -m ipykernel_launcher -f j.json", 50_000)):
         (tmp_path / str(pid)).mkdir()
@@ -175,7 +171,6 @@ def test_other_kernels_are_found_and_warned_about_only_on_a_small_machine(tmp_pa
 def test_memory_warning_reads_the_measured_peak_of_this_notebook(tmp_path, monkeypatch):
     import json
 
-    from helpers import machine, profiles
 
     peaks = tmp_path / "binder_memory.json"
     peaks.write_text(json.dumps({"profile": "quick", "date": "2026-12-04", "peaks_mb": {
@@ -195,7 +190,6 @@ def test_the_committed_peaks_cover_every_notebook():
     import json
     from pathlib import Path
 
-    from helpers import machine, profiles
 
     measured = json.loads(machine.MEASURED_PEAKS.read_text())
     names = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}

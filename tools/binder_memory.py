@@ -206,7 +206,11 @@ def _run_cell(client: object, source: str, timeout: int, kernel_pid: int, errors
         try:
             message = client.get_iopub_msg(timeout=1)
         except queue.Empty:
-            if not psutil.pid_exists(kernel_pid) or psutil.Process(kernel_pid).status() == psutil.STATUS_ZOMBIE:
+            try:
+                alive = psutil.Process(kernel_pid).status() != psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                alive = False
+            if not alive:
                 errors.append(f"cell {index}: the kernel died (out of memory?)")
                 return "error"
             if time.time() > deadline:
