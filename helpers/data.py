@@ -416,16 +416,27 @@ def image_datasets(
 
 
 def _class_mixed(files: list, seed: int) -> list:
-    """The files in a fixed, seeded order that mixes the classes in proportion: any prefix, any every-n-th, holds both."""
+    """The files in a fixed, seeded order that mixes the classes in proportion: any prefix, any every-n-th, holds both.
+
+    Two classes of equal size (the course's photos) follow the Thue-Morse sequence, so that the halves
+    :func:`validation_and_test` and :func:`every_nth` take (every 2nd, 4th, ... photo) hold exactly as many of each.
+    """
     import numpy as np
 
     rng = np.random.default_rng(seed)
+    groups = {label: [f for f in files if f.label == label] for label in sorted({f.label for f in files})}
+    shuffled = {label: [group[i] for i in rng.permutation(len(group))] for label, group in groups.items()}
+    sizes = {len(group) for group in groups.values()}
+    if len(groups) == 2 and len(sizes) == 1:
+        # Position i takes the first class when i has an even number of 1-bits: every aligned pair holds one of
+        # each, and so does every pair of any every-2**k-th subsequence (it is the same sequence or its mirror).
+        queues = [iter(group) for group in shuffled.values()]
+        return [next(queues[bin(i).count("1") % 2]) for i in range(2 * sizes.pop())]
     keyed = []
-    for label in sorted({f.label for f in files}):
-        group = [f for f in files if f.label == label]
+    for group in shuffled.values():
         # Stratified jitter: the r-th photo of a class lands at a random point of the r-th n-th of the run.
-        for rank, (i, jitter) in enumerate(zip(rng.permutation(len(group)), rng.random(len(group)))):
-            keyed.append(((rank + jitter) / len(group), group[i]))
+        for rank, (file, jitter) in enumerate(zip(group, rng.random(len(group)))):
+            keyed.append(((rank + jitter) / len(group), file))
     return [f for _, f in sorted(keyed, key=lambda item: item[0])]
 
 

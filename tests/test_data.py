@@ -211,6 +211,23 @@ def test_validation_photos_come_class_mixed_in_a_fixed_seeded_order(tmp_path):
     assert 0 < sum(first_batch) < len(first_batch)  # the loader's first batch holds both classes
 
 
+def test_validation_and_test_halves_hold_exactly_half_of_each_class():
+    """The course's 500 + 500 validation photos: each half, and each half of every 2nd photo (quick), is 50/50 (odd: off by one)."""
+    from types import SimpleNamespace
+
+    from helpers import data
+
+    files = [SimpleNamespace(label="cats", path=f"c{i}") for i in range(500)] + \
+            [SimpleNamespace(label="dogs", path=f"d{i}") for i in range(500)]
+    order = [f.label for f in data._class_mixed(files, seed=42)]
+    for every in (1, 2, 4):  # every_nth(ds, every), then validation_and_test's even and odd positions
+        kept = order[::every]
+        for half in (kept[0::2], kept[1::2]):
+            assert abs(half.count("cats") - half.count("dogs")) == len(half) % 2, (every, half.count("cats"))
+    assert all(abs(order[:k].count("dogs") - k / 2) <= 1 for k in range(1, 1001))  # every prefix mixed
+    assert sorted(f.path for f in data._class_mixed(files, seed=7)) == sorted(f.path for f in files)
+
+
 def test_class_mixed_keeps_the_proportion_of_unequal_classes(tmp_path):
     from types import SimpleNamespace
 
