@@ -150,6 +150,17 @@ def check_identity_at_inference(output: Any, images: Any) -> Verdict:
                      "Call the stack on the batch with training=False and pass what it returns.")
 
 
+def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
+    """02, 03, 06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
+    if yours is None:
+        return _not_yet(f"Run the experiment first ({your_run}), then pass its history.")
+    truth = yours > reference
+    return _outcome(answer, truth,
+                     f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
+                     f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
+                     "Compare your run's validation accuracy with the notebook's figure.")
+
+
 # ---------------------------------------------------------------- 03 · VGG16 feature extraction
 
 
@@ -198,17 +209,6 @@ def check_truncated_accuracy(answer: float | None, y_true: Any, p: Any) -> Verdi
                      f"{truth:.1%}: astype('int') calls almost every photo a cat, so the score is roughly the share "
                      "of cats, whatever the model learned.",
                      hint + "Compare p.astype('int') with y_true element by element and take the mean.")
-
-
-def check_higher(answer: bool | None, yours: float | None, reference: float, your_run: str, reference_run: str) -> Verdict:
-    """03, 06: whether your run's accuracy (``yours``) beat the notebook's (``reference``); both as measured."""
-    if yours is None:
-        return _not_yet(f"Run the experiment first ({your_run}), then pass its history.")
-    truth = yours > reference
-    return _outcome(answer, truth,
-                     f"{your_run}: {yours:.1%}, {reference_run}: {reference:.1%} "
-                     f"({'better' if truth else 'not better'}); one short run each, so a point or two is noise.",
-                     "Compare your run's validation accuracy with the notebook's figure.")
 
 
 # ---------------------------------------------------------------- 04 · VGG16 fine-tuning
@@ -334,7 +334,7 @@ def check_strategy(answer: str | None, rule: Any, **case: str) -> Verdict:
     ok = answer is not None and str(answer).strip().lower() == truth
     described = ", ".join(f"{key} {value}" for key, value in case.items())
     return _feedback(answer, ok, f"{described} → {truth}.",
-                     f"Go through the rule's questions in order for: {described}; answer with one of its four strategies.")
+                     f"Go through the rule's questions in order for: {described}; answer with one of its strategies.")
 
 
 def check_deeper_wins(answer: bool | None, row: dict | None, table: pd.DataFrame) -> Verdict:

@@ -9,6 +9,7 @@ import contextlib
 import math
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helpers.profiles import ENV_RANDOM_WEIGHTS, Profile
@@ -156,3 +157,33 @@ def vgg16_classifier(base: keras.Model, seed: int) -> keras.Model:
     inputs = keras.Input(shape=(side, side, 3), name="image")
     features = base(vgg_preprocess(augmentation(inputs)), training=False)
     return keras.Model(inputs, head(features), name="vgg16_classifier")
+
+
+def hub_style_feature_vector(path: Path, weights: str | None, weights_size: int = 160) -> Path:
+    """07: MobileNetV2 saved with TF Hub's feature-vector interface: [0, 1] pixels of any size in, 1,280 numbers out."""
+    import keras
+    import tensorflow as tf
+    from keras.applications.mobilenet_v2 import MobileNetV2, preprocess_input
+
+    with weights_guard():  # keras.applications keys ImageNet files by input size: take the one 06 and 07 downloaded
+        sized = MobileNetV2(input_shape=(weights_size, weights_size, 3), include_top=False, weights=weights, pooling="avg")
+    net = MobileNetV2(input_shape=(None, None, 3), include_top=False, weights=None, pooling="avg")
+    net.set_weights(sized.get_weights())
+    del sized
+
+    class FeatureVector(tf.Module):
+        def __init__(self, net: keras.Model) -> None:
+            super().__init__()
+            self.net = net
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, images: tf.Tensor) -> tf.Tensor:
+            return self.net(preprocess_input(images * 255.0), training=False)
+
+    quiet = tf.get_logger().level
+    tf.get_logger().setLevel("ERROR")  # no 'Assets written to' lines in the learner's page
+    try:
+        tf.saved_model.save(FeatureVector(net), str(path))
+    finally:
+        tf.get_logger().setLevel(quiet)
+    return Path(path)

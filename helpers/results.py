@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from helpers.profiles import Profile, as_dict, work_dir
@@ -38,6 +39,17 @@ def load(notebook: str) -> dict[str, Any]:
     """The figures a notebook recorded in this work folder, or an empty dict if it has not run yet."""
     path = results_dir() / f"{notebook}.json"
     return json.loads(path.read_text()).get("figures", {}) if path.is_file() else {}
+
+
+def save_history(model_path: Path, history: Mapping[str, Sequence[float]]) -> Path:
+    """Write a run's learning curves next to its model (``<model>.history.json``), whole or not at all, for 04 and 07."""
+    import os
+
+    path = Path(model_path).with_suffix(".history.json")
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps({key: [float(v) for v in values] for key, values in history.items()}))
+    os.replace(partial, path)  # a notebook reading it at the same moment sees the old file or the new one
+    return path
 
 
 def comparison(rows: list[tuple[str, float | None, str]]) -> pd.DataFrame:

@@ -95,15 +95,20 @@ def test_a_notebook_that_reads_another_runs_after_it_on_the_same_worker():
     spec.loader.exec_module(module)
     work_unit = module.work_unit
 
+    # 07 draws 02's and 03's curves when they are there and says "run them first" when not: an optional read, in
+    # whatever order the workers reach it (results.save_history writes a curve file whole, so it is never half-read).
+    optional = {"07": {"02", "03"}}
     readers = {}
     for path in NOTEBOOKS:
         code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
         for other in set(re.findall(r"[\"'/](\d\d)_[a-z]", code)) - {path.name[:2]}:
             readers.setdefault(path.name[:2], set()).add(other)
             assert other < path.name[:2], f"{path.name} reads notebook {other}'s output but runs before it"
+            if other in optional.get(path.name[:2], ()):
+                continue
             source = next(p for p in NOTEBOOKS if p.name.startswith(other))
             assert work_unit(f"notebooks/{path.name}::Cell 0") == work_unit(f"notebooks/{source.name}::Cell 0")
-    assert readers == {"02": {"01"}, "04": {"03"}, "08": {"03", "04"}}, "a new dependency between notebooks: check conftest.py"
+    assert readers == {"02": {"01"}, "04": {"03"}, "07": {"02", "03"}, "08": {"03", "04"}}, "a new dependency between notebooks: check conftest.py"
     assert work_unit("notebooks/05_x.ipynb::Cell 3") != work_unit("notebooks/06_x.ipynb::Cell 3")
     assert work_unit("tests/test_data.py::test_x") == "tests/test_data.py"
     ids = ["tests/test_data.py::a", "notebooks/02_x.ipynb::Cell 1", "notebooks/01_x.ipynb::Cell 0",

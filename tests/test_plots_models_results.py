@@ -9,6 +9,7 @@ import pytest
 
 from helpers import models, plots, results, timing
 from helpers.profiles import Profile
+from notebook_code import notebook_definitions
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
 
@@ -157,24 +158,6 @@ def test_every_figure_the_readme_promises_is_recorded_under_that_key_and_shown()
         assert key in update_readme.KEYS, f"tools/update_readme.py does not show {key}"
 
 
-def _notebook_functions(path: Path, names: set[str]) -> str:
-    """The source of the functions called ``names`` that a notebook's code cells define."""
-    import ast
-
-    import nbformat
-
-    found = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type != "code" or cell.source.lstrip().startswith("%%"):
-            continue
-        source = "\n".join(line.split("%")[0] + "pass" if line.lstrip().startswith("%") else line
-                           for line in cell.source.splitlines())  # IPython magics are not Python
-        found += [ast.get_source_segment(source, node) for node in ast.parse(source).body
-                  if isinstance(node, ast.FunctionDef) and node.name in names]
-    assert len(found) == len(names), f"{path.name} no longer defines {sorted(names)}"
-    return "\n\n".join(found)
-
-
 def _layout(model: keras.Model) -> list:
     """What a classifier is made of, layer by layer and inside its nested models, without names Keras numbers."""
     rows = []
@@ -195,8 +178,7 @@ def test_vgg16_classifier_is_the_classifier_notebook_03_builds():
 
     side, seed = 48, 42
     ns = {"keras": keras, "layers": keras.layers, "IMG": side}
-    exec(_notebook_functions(Path(__file__).parents[1] / "notebooks" / "03_vgg16_feature_extraction.ipynb",
-                             {"build_head", "build_classifier"}), ns)
+    exec(notebook_definitions("03", {"build_head", "build_classifier"}), ns)
     base_03 = VGG16(weights=None, include_top=False, input_shape=(side, side, 3))
     base_03.trainable = False
     raw = keras.Input(shape=(side, side, 3))
@@ -209,3 +191,11 @@ def test_vgg16_classifier_is_the_classifier_notebook_03_builds():
     x = np.random.default_rng(0).uniform(0, 255, (2, side, side, 3)).astype("float32")
     helper.set_weights(notebook_03.get_weights())
     assert np.allclose(helper.predict_on_batch(x), notebook_03.predict_on_batch(x), atol=1e-5)
+
+
+def test_save_history_writes_the_curves_whole_next_to_the_model(tmp_path):
+    model_path = tmp_path / "02_small_cnn_plain_smoke_48px.keras"
+    path = results.save_history(model_path, {"accuracy": [np.float32(0.5), 0.75], "val_accuracy": [0.25, 1]})
+    assert path == tmp_path / "02_small_cnn_plain_smoke_48px.history.json"
+    assert json.loads(path.read_text()) == {"accuracy": [0.5, 0.75], "val_accuracy": [0.25, 1.0]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no partial file left behind

@@ -12,6 +12,7 @@ import pytest
 from helpers import compare, exercises, plots, results, widgets
 from helpers.models import WeightsUnavailable, imagenet_weights_file
 from helpers.profiles import Profile
+from notebook_code import notebook_definitions
 
 UNREACHABLE = "http://127.0.0.1:9/no-such-weights.h5"  # port 9 (discard): refused at once, no network needed
 
@@ -190,3 +191,59 @@ def test_moved_less_check_reads_both_measurements():
 def test_higher_check_reads_both_measurements():
     assert exercises.check_higher(True, 0.9, 0.8, "a", "b") and not exercises.check_higher(True, 0.8, 0.8, "a", "b")
     assert exercises.check_higher(False, 0.7, 0.8, "a", "b") and not exercises.check_higher(False, None, 0.8, "a", "b")
+
+
+def test_07s_rule_puts_the_modality_gate_before_every_other_question():
+    """Seed 002: without the same kind of data there is nothing to transfer, whatever the size, task or budget."""
+    ns: dict = {}
+    exec(notebook_definitions("07", {"choose_strategy"}), ns)
+    rule = ns["choose_strategy"]
+    for size in ("small", "large"):
+        for images in ("similar", "different"):
+            assert rule(size, images, modality="different").startswith("no transfer")
+            assert not rule(size, images).startswith("no transfer")
+    assert rule("large", "similar") == "fine-tune the top blocks" and rule("small", "similar") == "feature extraction"
+
+
+def test_07s_three_gains_read_known_curves():
+    """A pretrained curve that starts higher, climbs less and ends higher: start yes, slope no, asymptote yes."""
+    import pandas as pd
+
+    ns: dict = {"pd": pd}
+    exec(notebook_definitions("07", {"three_gains"}), ns)
+    scratch = [0.50, 0.60, 0.70, 0.75, 0.80, 0.82, 0.83]
+    pretrained = [0.85, 0.88, 0.90, 0.90, 0.91]
+    gains = ns["three_gains"](scratch, pretrained)
+    assert list(gains["higher with transfer"]) == [True, False, True]
+    assert gains["from scratch"].tolist() == pytest.approx([0.50, 0.075, 0.83])
+    assert gains["pretrained"].tolist() == pytest.approx([0.85, 0.015, 0.91])
+    short = ns["three_gains"](scratch, [0.9, 0.95])  # a run stopped after two epochs: its slope over those two
+    assert short.loc[short.index[1], "pretrained"] == pytest.approx(0.05)
+
+
+def test_hub_stand_in_has_hubs_interface_and_07s_layer_reads_it(tmp_path):
+    """[0, 1] pixels in, MobileNetV2's pooled features out (the stand-in's own preprocessing), read by 07's HubFeatures."""
+    import tensorflow as tf
+    from keras.applications.mobilenet_v2 import MobileNetV2, preprocess_input
+
+    from helpers import models
+
+    side = 32
+    keras.utils.set_random_seed(3)
+    path = models.hub_style_feature_vector(tmp_path / "hub", weights=None, weights_size=side)
+    keras.utils.set_random_seed(3)  # the same random weights again, for the known answer
+    reference = MobileNetV2(input_shape=(side, side, 3), include_top=False, weights=None, pooling="avg")
+    x = np.random.default_rng(0).uniform(0, 1, (2, side, side, 3)).astype("float32")
+    want = reference.predict_on_batch(preprocess_input(x * 255.0))
+
+    def close(got):  # random MobileNetV2 features are tiny (about 1e-12): compare relative to their size
+        return np.allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+    assert not close(reference.predict_on_batch(preprocess_input(x.copy())))  # the scale of the input shows
+    assert close(tf.saved_model.load(str(path))(x).numpy())
+
+    ns: dict = {"layers": keras.layers, "tf": tf}
+    exec(notebook_definitions("07", {"HubFeatures"}), ns)
+    wrapped = keras.Sequential([keras.Input((side, side, 3)), ns["HubFeatures"](path, 1280), keras.layers.Dense(1)])
+    assert models.param_counts(wrapped) == {"total": 1281, "trainable": 1281, "non_trainable": 0}
+    assert close(wrapped.layers[0](x).numpy())

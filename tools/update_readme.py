@@ -25,7 +25,7 @@ KEYS = ("baseline_test_accuracy", "unregularised_test_accuracy", "baseline_val_a
         "gap_plain", "gap_augmented", "val_accuracy_path_a", "val_accuracy_path_b", "val_accuracy_start", "val_accuracy",
         "val_accuracy_large_lr", "val_accuracy_no_dropout", "val_accuracy_feature_extraction", "val_accuracy_head", "kept_top_blocks",
         "test_accuracy",
-        "image_size", "epochs")
+        "image_size", "epochs", "epochs_plain", "epochs_augmented")
 
 
 def _fmt(key: str, value: object) -> str:
