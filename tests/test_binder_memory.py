@@ -85,18 +85,39 @@ def test_other_tensorflow_processes_are_found_so_that_the_measurement_refuses_to
 def test_memory_cgroup_sets_the_limit_without_swap_and_counts_oom_kills(tmp_path, version):
     if version == "v2":
         (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
-        group = tmp_path / "course-binder-memory"
+        group = tmp_path / "course-binder"
         group.mkdir()
         (group / "memory.swap.max").write_text("max")
         (group / "memory.events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n")
     else:
-        group = tmp_path / "memory" / "course-binder-memory"
+        group = tmp_path / "memory" / "course-binder"
         group.mkdir(parents=True)
         (group / "memory.memsw.limit_in_bytes").write_text("9223372036854771712")
         (group / "memory.oom_control").write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 1\n")
-    cgroup = binder_memory.MemoryCgroup(2048, root=tmp_path)
+    cgroup = binder_memory.BinderCgroup(2048, root=tmp_path)
     limit = group / ("memory.max" if version == "v2" else "memory.limit_in_bytes")
     assert cgroup.path == group and limit.read_text() == str(2048 * 1024 * 1024)
     no_swap = group / ("memory.swap.max" if version == "v2" else "memory.memsw.limit_in_bytes")
     assert no_swap.read_text() == ("0" if version == "v2" else str(2048 * 1024 * 1024))
     assert cgroup.kills_before == cgroup.oom_kills() == 1
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_binder_cgroup_sets_a_cpu_quota_in_the_cpu_hierarchy(tmp_path, version):
+    if version == "v2":
+        (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+        (tmp_path / "course-binder").mkdir()
+        (tmp_path / "course-binder" / "memory.events").write_text("oom_kill 0\n")
+    else:
+        (tmp_path / "memory" / "course-binder").mkdir(parents=True)
+        (tmp_path / "memory" / "course-binder" / "memory.oom_control").write_text("oom_kill 0\n")
+    cgroup = binder_memory.BinderCgroup(2048, cpus=1, root=tmp_path)
+    if version == "v2":
+        assert cgroup.paths == [tmp_path / "course-binder"]  # v2: one group holds both limits
+        assert (tmp_path / "course-binder" / "cpu.max").read_text() == "100000 100000"
+    else:
+        assert cgroup.paths == [tmp_path / "memory" / "course-binder", tmp_path / "cpu" / "course-binder"]
+        quota, period = (tmp_path / "cpu" / "course-binder" / f"cpu.cfs_{n}_us" for n in ("quota", "period"))
+        assert quota.read_text() == period.read_text() == "100000"  # one CPU: the whole period
+    half = binder_memory.BinderCgroup(None, cpus=0.5, root=tmp_path / "half")
+    assert (half.paths[0] / "cpu.cfs_quota_us").read_text() == "50000"

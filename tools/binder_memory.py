@@ -11,7 +11,9 @@ notebook. Writes ``build/binder-memory/summary.json`` and ``summary.md``; ``--re
 between ``<!-- binder:start -->`` and ``<!-- binder:end -->`` and the peaks into ``data/binder_memory.json``, which the
 setup cell reads to warn on a small machine. The cell outputs themselves are not kept. ``--memory-limit 2048`` runs
 server and kernels inside a memory cgroup of that size (root only), as Binder's container does, and reports a notebook
-whose kernel the out-of-memory killer stopped.
+whose kernel the out-of-memory killer stopped; ``--cpus 1`` gives them one CPU's worth of time and sets ``CPU_LIMIT``,
+as Binder does, for timings on Binder's share of a machine (with ``--readme`` its table goes between
+``<!-- binder-cpus:start -->`` and ``<!-- binder-cpus:end -->``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KERNEL_BUDGET_MB = 1600  # issue 17: the kernel's share, so that kernel + server stays well under Binder's 2,000 MB
 BINDER_LIMIT_MB = 2000
 MARKERS = ("<!-- binder:start -->", "<!-- binder:end -->")
+CPU_MARKERS = ("<!-- binder-cpus:start -->", "<!-- binder-cpus:end -->")  # the table of a --cpus run
 WEIGHTS = {"smoke": "generated images, stand-in weights"}
 
 
@@ -99,35 +102,52 @@ class Sampler(threading.Thread):
         self.join()
 
 
-class MemoryCgroup:
-    """A fresh memory cgroup (v2 ``memory.max``, else v1 ``memory.limit_in_bytes``), no swap, for ``--memory-limit``.
+class BinderCgroup:
+    """Fresh cgroups with Binder's limits: memory (v2 ``memory.max``, else v1), no swap, and optionally a CPU quota.
 
-    The server is started inside it, so the kernels it starts are too: together they get what a Binder container gets,
-    and the kernel's out-of-memory killer acts as it would there. Needs root and a writable cgroup file system.
+    The server is started inside them, so the kernels it starts are too: together they get what a Binder container
+    gets, the kernel's out-of-memory killer acts as it would there, and ``cpus`` CPUs' worth of time is all they may
+    use (CFS quota: v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``). Needs root and a writable cgroup file system.
     """
 
-    def __init__(self, limit_mib: int, root: Path = Path("/sys/fs/cgroup"), name: str = "course-binder-memory") -> None:
-        limit = str(limit_mib * 1024 * 1024)
+    def __init__(self, limit_mib: int | None, cpus: float | None = None, root: Path = Path("/sys/fs/cgroup"),
+                 name: str = "course-binder") -> None:
         v2 = next((d for d in (root, root / "unified") if (d / "cgroup.controllers").is_file()
                    and "memory" in (d / "cgroup.controllers").read_text().split()), None)
-        if v2 is not None:
-            self.path, self.v2 = v2 / name, True
-            self.path.mkdir(exist_ok=True)
+        self.v2, self.paths = v2 is not None, []
+        if limit_mib:
+            self.path = self._group(v2 / name if v2 else root / "memory" / name)
+            self._limit_memory(str(limit_mib * 1024 * 1024))
+            self.kills_before = self.oom_kills()
+        if cpus:
+            group = self._group(v2 / name if v2 else root / "cpu" / name)
+            period = 100_000
+            if v2:
+                (group / "cpu.max").write_text(f"{round(cpus * period)} {period}")
+            else:
+                (group / "cpu.cfs_period_us").write_text(str(period))
+                (group / "cpu.cfs_quota_us").write_text(str(round(cpus * period)))
+
+    def _group(self, path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        if path not in self.paths:
+            self.paths.append(path)
+        return path
+
+    def _limit_memory(self, limit: str) -> None:
+        if self.v2:
             (self.path / "memory.max").write_text(limit)
             if (self.path / "memory.swap.max").exists():
                 (self.path / "memory.swap.max").write_text("0")
-        else:
-            self.path, self.v2 = root / "memory" / name, False
-            self.path.mkdir(exist_ok=True)
-            files = [self.path / "memory.limit_in_bytes", self.path / "memory.memsw.limit_in_bytes"]  # memsw: no swap
-            files = [f for f in files if f.exists() or f.name == "memory.limit_in_bytes"]
-            try:  # v1 wants limit <= memsw at every step: lowering sets the limit first, raising memsw first
-                for f in files:
-                    f.write_text(limit)
-            except OSError:
-                for f in reversed(files):
-                    f.write_text(limit)
-        self.kills_before = self.oom_kills()
+            return
+        files = [self.path / "memory.limit_in_bytes", self.path / "memory.memsw.limit_in_bytes"]  # memsw: no swap
+        files = [f for f in files if f.exists() or f.name == "memory.limit_in_bytes"]
+        try:  # v1 wants limit <= memsw at every step: lowering sets the limit first, raising memsw first
+            for f in files:
+                f.write_text(limit)
+        except OSError:
+            for f in reversed(files):
+                f.write_text(limit)
 
     def oom_kills(self) -> int:
         """Processes the out-of-memory killer has stopped in this cgroup so far."""
@@ -135,8 +155,9 @@ class MemoryCgroup:
         return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
 
     def enter(self) -> None:
-        """Move the calling process into the cgroup (used between fork and exec of the server)."""
-        (self.path / ("cgroup.procs" if self.v2 else "tasks")).write_text(str(os.getpid()))
+        """Move the calling process into the cgroups (used between fork and exec of the server)."""
+        for path in self.paths:
+            (path / ("cgroup.procs" if self.v2 else "tasks")).write_text(str(os.getpid()))
 
 
 def _free_port() -> int:
@@ -149,7 +170,7 @@ class Lab:
     """A JupyterLab server on localhost with a random token, started and stopped by this tool."""
 
     def __init__(self, env: dict[str, str], runtime_dir: Path, root: Path = ROOT, log: Path | None = None,
-                 cgroup: MemoryCgroup | None = None) -> None:
+                 cgroup: BinderCgroup | None = None) -> None:
         self.port, self.token, self.runtime_dir = _free_port(), secrets.token_hex(16), runtime_dir
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={self.port}", "--ip=127.0.0.1",
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={root}"]
@@ -274,6 +295,8 @@ def table(summary: dict) -> str:
              "; measured with "
              f"`{summary['command']}` (JupyterLab server + kernel, proportional set size, peak of samples every 0.25 s"
              + (f"; server and kernels ran in a {summary['memory_limit_mib']:,} MiB memory cgroup" if summary.get("memory_limit_mib") else "")
+             + (f", limited to {summary['cpus']:g} CPU's worth of time (CFS quota) with `CPU_LIMIT={summary['cpus']:g}`"
+                if summary.get("cpus") else "")
              + ").",
              "*Anonymous* is the kernel's own data (arrays, weights, TensorFlow's buffers); the rest of its figure is"
              " library code mapped from disk, which the system can drop under pressure and read back, and which varies"
@@ -290,9 +313,9 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_readme(text: str, readme: Path = ROOT / "README.md") -> None:
+def write_readme(text: str, readme: Path = ROOT / "README.md", markers: tuple[str, str] = MARKERS) -> None:
     content = readme.read_text()
-    start, end = MARKERS
+    start, end = markers
     if start not in content or end not in content:
         raise SystemExit(f"README.md has no {start} ... {end} section to write into")
     head, rest = content.split(start, 1)
@@ -319,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     parser.add_argument("--memory-limit", type=int, metavar="MIB",
                         help="run server and kernels in a memory cgroup of this many MiB, as Binder's container (2048; root only)")
+    parser.add_argument("--cpus", type=float, help="CPUs' worth of time for server and kernels, as Binder's quota (1; "
+                        "root only); also sets CPU_LIMIT as Binder does. With --readme, writes the CPU-limited table")
     args = parser.parse_args(argv)
 
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -334,16 +359,18 @@ def main(argv: list[str] | None = None) -> int:
     if others:
         raise SystemExit(f"Other processes hold TensorFlow (pids {others}): they share its pages with the kernel, which "
                          "would make every figure read 100-230 MB too low. Stop them (tests, notebooks) and run again.")
-    cgroup = MemoryCgroup(args.memory_limit) if args.memory_limit else None
+    if args.cpus:
+        env["CPU_LIMIT"] = f"{args.cpus:g}"  # what Binder sets; the course sizes TensorFlow's threads from it
+    cgroup = BinderCgroup(args.memory_limit, args.cpus) if args.memory_limit or args.cpus else None
     rows = []
     with tempfile.TemporaryDirectory(prefix="binder-memory-") as runtime:
         lab = Lab(env, Path(runtime), cgroup=cgroup)
         try:
             for notebook in notebooks:
                 print(f"{notebook.name} ...", flush=True)
-                kills = cgroup.oom_kills() if cgroup else 0
+                kills = cgroup.oom_kills() if args.memory_limit else 0
                 row = run_notebook(lab, notebook, args.timeout)
-                if cgroup and cgroup.oom_kills() > kills:
+                if args.memory_limit and cgroup.oom_kills() > kills:
                     row["errors"].insert(0, f"killed by the out-of-memory killer under the {args.memory_limit:,} MiB limit")
                 print(f"    {row['seconds']:.0f} s, kernel {row['peak_kernel_mb']} MB, server + kernel "
                       f"{row['peak_total_mb']} MB{'; ' + row['errors'][0] if row['errors'] else ''}", flush=True)
@@ -355,14 +382,15 @@ def main(argv: list[str] | None = None) -> int:
     command = "python tools/binder_memory.py " + " ".join(argv if argv is not None else sys.argv[1:])
     summary = {"profile": args.profile, "random_weights": args.random_weights, "date": date.today().isoformat(),
                "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
-               "command": command.strip(), "memory_limit_mib": args.memory_limit, "notebooks": rows}
+               "command": command.strip(), "memory_limit_mib": args.memory_limit, "cpus": args.cpus, "notebooks": rows}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     (out / "summary.md").write_text(table(summary) + "\n")
     print(table(summary))
     if args.readme:
         if not args.only:  # the README table shows one complete run
-            write_readme(table(summary))
-        write_peaks(summary)  # merged: an --only run updates its notebooks' peaks
+            write_readme(table(summary), markers=CPU_MARKERS if args.cpus else MARKERS)
+        if not args.cpus:
+            write_peaks(summary)  # merged: an --only run updates its notebooks' peaks
     return 1 if any(r["errors"] for r in rows) else 0
 
 
