@@ -161,7 +161,6 @@ def vgg16_classifier(base: keras.Model, seed: int) -> keras.Model:
 
 def hub_style_feature_vector(path: Path, weights: str | None, weights_size: int = 160) -> Path:
     """07: MobileNetV2 saved with TF Hub's feature-vector interface: [0, 1] pixels of any size in, 1,280 numbers out."""
-    import keras
     import tensorflow as tf
     from keras.applications.mobilenet_v2 import MobileNetV2, preprocess_input
 
