@@ -134,6 +134,19 @@ def test_update_readme_replaces_only_the_block_between_its_markers():
         tool.replace_block("no markers here", "bench", "x")
 
 
+def test_update_readme_says_whether_solution_cells_ran():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT_DIR / "tools" / "update_readme.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    summary = {"profile": "quick", "random_weights": False, "date": "2026-12-07T12:00:00+00:00", "machine": "x86_64",
+               "versions": {"keras": "3.15.1"}, "notebooks": {"02_data_augmentation": {"seconds": 60, "peak_mb": 900}}}
+    assert "solution" not in tool.table(summary)  # older summaries did not record it
+    assert "solution cells not run, as in a learner's *Run all*" in tool.table({**summary, "solutions": False})
+    assert "solution cells run too" in tool.table({**summary, "solutions": True})
+
+
 def test_every_figure_the_readme_promises_is_recorded_under_that_key_and_shown():
     """README's results table names, per notebook, the keys it measures: each notebook must record each key
     (``key=`` in its results.record call) and tools/update_readme.py must show it."""

@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = {
         "profile": args.profile,
         "random_weights": args.random_weights,
+        "solutions": os.environ["COURSE_SOLUTIONS"] == "1",  # %%solution cells run (make run) or skipped (Run all)
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.system()}",
         "versions": {p: _version(p) for p in ("tensorflow", "keras", "numpy")} | {"python": platform.python_version()},

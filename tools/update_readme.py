@@ -44,6 +44,9 @@ def table(summary: dict) -> str:
                "`COURSE_RANDOM_WEIGHTS=1`: timings and memory are real; accuracies are left out, they mean nothing"
                if random else "real photos, no random-weights setting")
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
+    if "solutions" in summary:  # recorded since 2026-12-07
+        weights += ("; solution cells run too" if summary["solutions"] else
+                    "; solution cells not run, as in a learner's *Run all*")
     lines = [f"**Profile `{summary['profile']}`**, {summary['date'][:10]}, {summary['machine']}; {versions}; {weights}.",
              "", "| notebook | wall time | peak memory | figures recorded (on this run) |", "|---|---:|---:|---|"]
     for name, entry in summary["notebooks"].items():
