@@ -36,10 +36,11 @@ def work_unit(nodeid: str) -> str:
     return f"notebooks {NOTEBOOK_GROUPS.get(number, number)}"
 
 
-# The longest units first (smoke, two cores: the browser test ~120 s when it runs with the rest, 03+04 45 s before 08 joined them, 05 40 s, 04 on its
-# own 40-80 s, 06 39 s, 07 34 s, 01+02 26 s, 00 6 s), so that neither worker starts a long one while the other is nearly done; the unit tests fill in after.
-LONGEST_FIRST = ["tests/test_browser.py", "notebooks 03", "notebooks 05", "tests/test_runs_on_its_own.py", "notebooks 06",
-                 "notebooks 07", "notebooks 01", "notebooks 00"]
+# The longest units first (smoke, two cores, measured 2026-12-07 with --junitxml: the browser test ~120 s when it runs with the rest,
+# 03+04+08 66 s, 06 43 s, 05 40 s, 07 36 s, 01+02 30 s, 04 on its own 25 s, 00 6 s), so that neither worker starts a long one while
+# the other is nearly done; the unit tests fill in after.
+LONGEST_FIRST = ["tests/test_browser.py", "notebooks 03", "notebooks 06", "notebooks 05", "notebooks 07", "notebooks 01",
+                 "tests/test_runs_on_its_own.py", "notebooks 00"]
 
 
 def unit_rank(nodeid: str) -> int:

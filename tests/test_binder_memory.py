@@ -47,6 +47,13 @@ def test_table_shows_the_anonymous_part_where_it_was_measured():
     assert "| 1,400 MB | not measured | 1,500 MB |" in binder_memory.table(_summary())
 
 
+def test_a_cpu_limited_run_is_titled_as_a_time_and_memory_table():
+    assert binder_memory.table(_summary()).startswith("**Binder memory, profile `quick`**")
+    limited = binder_memory.table({**_summary(), "cpus": 1.0, "memory_limit_mib": 2048})
+    assert limited.startswith("**Binder time and memory on 1 CPU, profile `quick`**")
+    assert "limited to 1 CPU's worth of time (CFS quota) with `CPU_LIMIT=1`" in limited
+
+
 def test_readme_has_the_section_the_tool_writes(tmp_path):
     readme = (ROOT / "README.md").read_text()
     start, end = binder_memory.MARKERS
@@ -121,3 +128,15 @@ def test_binder_cgroup_sets_a_cpu_quota_in_the_cpu_hierarchy(tmp_path, version):
         assert quota.read_text() == period.read_text() == "100000"  # one CPU: the whole period
     half = binder_memory.BinderCgroup(None, cpus=0.5, root=tmp_path / "half")
     assert (half.paths[0] / "cpu.cfs_quota_us").read_text() == "50000"
+
+
+def test_binder_cgroup_v2_delegates_its_controllers_or_says_it_cannot(tmp_path):
+    (tmp_path / "cgroup.controllers").write_text("cpu memory pids\n")
+    (tmp_path / "cgroup.subtree_control").write_text("memory\n")  # what the parent hands its children so far
+    (tmp_path / "course-binder").mkdir()
+    (tmp_path / "course-binder" / "memory.events").write_text("oom_kill 0\n")
+    binder_memory.BinderCgroup(2048, cpus=1, root=tmp_path)
+    assert (tmp_path / "cgroup.subtree_control").read_text() == "+cpu"  # memory was there; cpu added (the kernel appends)
+    (tmp_path / "cgroup.controllers").write_text("memory pids\n")  # a container that was not given the cpu controller
+    with pytest.raises(SystemExit, match="offers no cpu controller"):
+        binder_memory.BinderCgroup(2048, cpus=1, root=tmp_path)

@@ -13,7 +13,8 @@ setup cell reads to warn on a small machine. The cell outputs themselves are not
 server and kernels inside a memory cgroup of that size (root only), as Binder's container does, and reports a notebook
 whose kernel the out-of-memory killer stopped; ``--cpus 1`` gives them one CPU's worth of time and sets ``CPU_LIMIT``,
 as Binder does, for timings on Binder's share of a machine (with ``--readme`` its table goes between
-``<!-- binder-cpus:start -->`` and ``<!-- binder-cpus:end -->``).
+``<!-- binder-cpus:start -->`` and ``<!-- binder-cpus:end -->``). ``--readme-from build/binder-memory/summary.json``
+runs nothing and writes the README table of an earlier run's summary (after a change to how the table reads).
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ class BinderCgroup:
         v2 = next((d for d in (root, root / "unified") if (d / "cgroup.controllers").is_file()
                    and "memory" in (d / "cgroup.controllers").read_text().split()), None)
         self.v2, self.paths = v2 is not None, []
+        if v2:
+            self._enable_controllers(v2, ["memory"] * bool(limit_mib) + ["cpu"] * bool(cpus))
         if limit_mib:
             self.path = self._group(v2 / name if v2 else root / "memory" / name)
             self._limit_memory(str(limit_mib * 1024 * 1024))
@@ -127,6 +130,23 @@ class BinderCgroup:
             else:
                 (group / "cpu.cfs_period_us").write_text(str(period))
                 (group / "cpu.cfs_quota_us").write_text(str(round(cpus * period)))
+
+    @staticmethod
+    def _enable_controllers(parent: Path, controllers: list[str]) -> None:
+        """cgroup v2: a child group gets only the controllers its parent lists in ``cgroup.subtree_control``; add them."""
+        missing = [c for c in controllers if c not in (parent / "cgroup.controllers").read_text().split()]
+        if missing:
+            raise SystemExit(f"cgroup v2 at {parent} offers no {' or '.join(missing)} controller, so it cannot set "
+                             "Binder's limits here: run on a machine (or container) that delegates it.")
+        control = parent / "cgroup.subtree_control"
+        enabled = control.read_text().split() if control.exists() else []
+        for controller in controllers:
+            if controller not in enabled:
+                try:
+                    control.write_text(f"+{controller}")  # the kernel adds it to the list
+                except OSError as error:  # e.g. busy: a non-root v2 group that holds processes cannot delegate
+                    raise SystemExit(f"Could not enable the {controller} controller in {control} ({error.strerror}): "
+                                     "run as root on the host, or in a container whose cgroup is delegated.") from error
 
     def _group(self, path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
@@ -290,7 +310,8 @@ def run_notebook(lab: Lab, notebook: Path, timeout: int) -> dict:
 
 def table(summary: dict) -> str:
     """The Markdown table for README: one row per notebook, with its verdict against the budgets."""
-    lines = [f"**Binder memory, profile `{summary['profile']}`**, {summary['date']}, {summary['machine']}; "
+    title = f"Binder time and memory on {summary['cpus']:g} CPU" if summary.get("cpus") else "Binder memory"
+    lines = [f"**{title}, profile `{summary['profile']}`**, {summary['date']}, {summary['machine']}; "
              f"{'random weights' if summary['random_weights'] else WEIGHTS.get(summary['profile'], 'ImageNet weights')}"
              "; measured with "
              f"`{summary['command']}` (JupyterLab server + kernel, proportional set size, peak of samples every 0.25 s"
@@ -344,7 +365,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="run server and kernels in a memory cgroup of this many MiB, as Binder's container (2048; root only)")
     parser.add_argument("--cpus", type=float, help="CPUs' worth of time for server and kernels, as Binder's quota (1; "
                         "root only); also sets CPU_LIMIT as Binder does. With --readme, writes the CPU-limited table")
+    parser.add_argument("--readme-from", type=Path, metavar="SUMMARY",
+                        help="run nothing: write the README table of a summary.json this tool wrote earlier")
     args = parser.parse_args(argv)
+    if args.readme_from:
+        summary = json.loads(args.readme_from.read_text())
+        write_readme(table(summary), markers=CPU_MARKERS if summary.get("cpus") else MARKERS)
+        return 0
 
     notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if args.only:
