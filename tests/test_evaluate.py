@@ -204,11 +204,12 @@ def test_the_saved_model_check_fails_at_chance_on_a_wrong_threshold_and_without_
     wrong_threshold.compile(loss="binary_crossentropy", metrics=[keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
     wrong_threshold.save(models_dir / "06_threshold.keras")
     _colour_model().save(models_dir / "07_uncompiled.keras")
-    flipped.save(models_dir / "01_flipped.keras")  # from scratch: not required to beat chance in smoke
+    flipped.save(models_dir / "01_flipped.keras")  # from scratch, as a label flipped in 01's training would leave it
 
     problems = tool.check(tmp_path / "work", photos)
-    assert len(problems) == 3, problems
-    assert "05_flipped.keras: accuracy 0.0% is at chance" in problems[0]
+    assert len(problems) == 4, problems
+    assert "01_flipped.keras: accuracy 0.0% is not clearly above chance" in problems[0]
+    assert "05_flipped.keras: accuracy 0.0% is not clearly above chance" in problems[1]
     assert ("06_threshold.keras: helpers.evaluate gets 11 photos right, Keras's compiled accuracy 6; "
-            "they disagree on 5 photo(s)") in problems[1]
-    assert "07_uncompiled.keras: saved without a compiled 'accuracy' metric" in problems[2]
+            "they disagree on 5 photo(s)") in problems[2]
+    assert "07_uncompiled.keras: saved without a compiled 'accuracy' metric" in problems[3]

@@ -10,8 +10,9 @@ into ``<work dir>/models``; each must
   photos), exactly as ``python -m helpers.evaluate MODEL IMAGE_DIR`` would;
 - be right on exactly the same photos through ``helpers.evaluate`` as by the accuracy metric Keras compiled into the
   file (a wrong threshold, a flipped label or a logit read as a probability makes the two disagree);
-- for the transfer-learning notebooks (03-07, whose smoke backbones carry stand-in weights), clearly beat chance:
-  at least ``MIN_ACCURACY`` of the photos right, where always answering one class gets 50%.
+- clearly beat chance: at least ``MIN_ACCURACY`` of the photos right, where always answering one class gets 50%. In
+  smoke every notebook trains long enough for that (01 and 02's CNNs from scratch too; 03-07's backbones carry stand-in
+  weights), so a label flipped in training shows here as a model that is reliably wrong.
 
 Prints one line per model; exits 1 if a notebook saved no model or any check fails.
 """
@@ -25,7 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SAVED_BY = ("01", "02", "03", "04", "05", "06", "07")  # every notebook that trains a model saves it in <work dir>/models
-MUST_LEARN = ("03", "04", "05", "06", "07")  # from-scratch CNNs (01, 02) train for seconds in smoke: not required
 MIN_ACCURACY = 0.75  # 18 of 24 smoke photos; a coin would reach it about once in a hundred tries
 
 
@@ -92,9 +92,9 @@ def check(work_dir: Path, image_dir: Path, numbers: tuple[str, ...] = SAVED_BY) 
                 problems.append(f"{path.name}: helpers.evaluate gets {correct} photos right, Keras's compiled accuracy "
                                 f"{by_keras}; they disagree on {len(differ)} photo(s) ({', '.join(differ[:3])}): one of "
                                 "them reads the output wrongly (threshold, logit or label order)")
-            if number in MUST_LEARN and not result.accuracy >= MIN_ACCURACY:
-                problems.append(f"{path.name}: accuracy {result.accuracy:.1%} is at chance (needs {MIN_ACCURACY:.0%} "
-                                "on the smoke photos, which the stand-in backbones make easy)")
+            if not result.accuracy >= MIN_ACCURACY:
+                problems.append(f"{path.name}: accuracy {result.accuracy:.1%} is not clearly above chance (needs "
+                                f"{MIN_ACCURACY:.0%} on the smoke photos, which every notebook's smoke training learns)")
     return problems
 
 
