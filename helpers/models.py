@@ -1,5 +1,7 @@
 """Reports on Keras models (layer tables, parameter counts), the backbones' weights, and notebook 03's classifier.
 
+04 and 08 build 03's classifier from here, and rebuild it, head trained, where they cannot find 03's file.
+
 Introduced in ``03_vgg16_feature_extraction.ipynb``.
 """
 
@@ -157,6 +159,31 @@ def vgg16_classifier(base: keras.Model, seed: int) -> keras.Model:
     inputs = keras.Input(shape=(side, side, 3), name="image")
     features = base(vgg_preprocess(augmentation(inputs)), training=False)
     return keras.Model(inputs, head(features), name="vgg16_classifier")
+
+
+def rebuild_vgg16_classifier(profile: Profile, train_ds, val_ds, epochs: int, batch_size: int) -> tuple[keras.Model, dict]:
+    """03's model where its file is missing (04, 08): its own head trained on features stored once; (model, history)."""
+    import keras
+    import numpy as np
+    from keras.applications import VGG16
+    from tqdm.auto import tqdm
+
+    side = train_ds.element_spec[0].shape[1]
+    keras.utils.set_random_seed(profile.seed)
+    with weights_guard():
+        base = VGG16(weights=backbone_weights(profile, "vgg16"), include_top=False, input_shape=(side, side, 3))
+    model = vgg16_classifier(base, seed=profile.seed)
+    preprocess, head = model.get_layer("vgg16_preprocess"), model.get_layer("head")
+
+    def stored_features(ds):  # the frozen base run once over every batch, no augmentation (03's path A)
+        pairs = [(base.predict_on_batch(preprocess(x)), y.numpy().ravel()) for x, y in tqdm(ds, desc="features", unit="batch")]
+        return np.concatenate([f for f, _ in pairs]), np.concatenate([y for _, y in pairs])
+
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="binary_crossentropy", metrics=["accuracy"])
+    stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=5, restore_best_weights=True)
+    history = head.fit(*stored_features(train_ds), validation_data=stored_features(val_ds), epochs=epochs,
+                       batch_size=batch_size, verbose=1, callbacks=[stop]).history  # the model's own head: it trains in place
+    return model, history
 
 
 def hub_style_feature_vector(path: Path, weights: str | None, weights_size: int = 160) -> Path:

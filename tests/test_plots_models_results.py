@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import keras
@@ -12,6 +13,7 @@ from helpers.profiles import Profile
 from notebook_code import notebook_definitions
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
+STAND_IN_CACHE = os.environ.get("COURSE_CACHE_DIR")  # read before tests/conftest.py points it at an empty folder
 
 
 def _axes_are_labelled(fig):
@@ -212,3 +214,32 @@ def test_save_history_writes_the_curves_whole_next_to_the_model(tmp_path):
     assert path == tmp_path / "02_small_cnn_plain_smoke_48px.history.json"
     assert json.loads(path.read_text()) == {"accuracy": [0.5, 0.75], "val_accuracy": [0.25, 1.0]}
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no partial file left behind
+
+
+
+def test_a_rebuilt_classifier_is_03s_model_with_its_own_head_trained_and_its_best_epoch_kept(monkeypatch):
+    """04 and 08 rebuild 03's model where its file is missing: the head trained must be the model's own, best epoch kept.
+
+    On the smoke stand-in features even an untrained head sorts the generated photos, so accuracy alone cannot show a
+    head trained apart from the model: its head must also have moved from the weights the same seed starts it with.
+    """
+    from keras.applications import VGG16
+
+    from helpers import data
+
+    if STAND_IN_CACHE is None:  # make test built the stand-ins there: a fresh cache would build VGG16's again (20 s)
+        monkeypatch.delenv("COURSE_CACHE_DIR")
+    else:
+        monkeypatch.setenv("COURSE_CACHE_DIR", STAND_IN_CACHE)
+    side, profile = 80, Profile("smoke")
+    train, val = data.image_datasets(data.get_dataset(profile), image_size=side, batch_size=8)
+    model, history = models.rebuild_vgg16_classifier(profile, train, val, epochs=3, batch_size=8)
+    keras.utils.set_random_seed(profile.seed)  # as the rebuild starts: the same base built, the same head initialised
+    untrained = models.vgg16_classifier(VGG16(weights=None, include_top=False, input_shape=(side, side, 3)), seed=profile.seed)
+    assert _layout(model) == _layout(untrained)
+    assert models.param_counts(model)["trainable"] == models.param_counts(untrained)["trainable"]  # the base stays frozen
+    head, start = model.get_layer("head").get_weights(), untrained.get_layer("head").get_weights()
+    assert not any(np.array_equal(a, b) for a, b in zip(head, start)), "the model's head did not train"
+    model.compile(loss="binary_crossentropy", metrics=["accuracy"])
+    accuracy = model.evaluate(val, verbose=0, return_dict=True)["accuracy"]
+    assert abs(accuracy - max(history["val_accuracy"])) <= 1 / data.count_examples(val) + 1e-6, (accuracy, history)

@@ -1,6 +1,8 @@
 """Notebook 04 on its own, as on Colab (one runtime per notebook): it must rebuild 03's model and start from its head.
 
 In `make test` 04 runs after 03 in one work folder and always finds 03's model, so its rebuild path runs only here.
+That the head trained is the model's own is tested on ``models.rebuild_vgg16_classifier`` itself
+(tests/test_plots_models_results.py): in smoke an untrained head scores as well, so the figures here cannot show it.
 """
 
 from __future__ import annotations
@@ -21,14 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CACHE_DIR = os.environ.get("COURSE_CACHE_DIR")
 
 
-# Run right after the rebuild cell. In smoke the stand-in features part the generated images so widely that even an
-# untrained head scores 100%, so accuracies cannot tell whether the head that was trained is the one inside the model.
-HEAD_CHECK = """
-trained_head_in_model = all(np.array_equal(a, b) for a, b in zip(model.get_layer("head").get_weights(), head.get_weights()))
-print("the head trained on stored features is the model's head:", trained_head_in_model)
-"""
-
-
 def _outputs(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
@@ -42,11 +36,8 @@ def test_04_rebuilds_03s_model_and_fine_tunes_from_the_head_it_trained(tmp_path,
     else:
         monkeypatch.setenv("COURSE_CACHE_DIR", CACHE_DIR)
     nb = nbformat.read(ROOT / "notebooks" / "04_vgg16_fine_tuning.ipynb", as_version=4)
-    rebuild = next(i for i, c in enumerate(nb.cells) if "rebuilding it" in c.source)
-    nb.cells.insert(rebuild + 1, nbformat.v4.new_code_cell(HEAD_CHECK))
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     text = _outputs(nb)
-    assert "the head trained on stored features is the model's head: True" in text
     assert "rebuilding it: its head trained on features stored once" in text
     best = re.search(r"best validation accuracy (\d+\.\d)% \(kept\)", text)
     start = re.search(r"validation accuracy before fine-tuning, on this run: (\d+\.\d)%", text)
