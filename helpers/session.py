@@ -41,6 +41,33 @@ def banner(chosen: Profile) -> str:
     return " | ".join(parts)
 
 
+# The course's libraries, distribution name -> module name, that an install in the first cell could upgrade under a
+# kernel that has already loaded them (Colab preloads some). `%pip install -q` hides the line Colab reads to offer a restart.
+LOADED_LIBRARIES = {"numpy": "numpy", "pandas": "pandas", "matplotlib": "matplotlib", "scikit-learn": "sklearn",
+                    "pillow": "PIL", "ipywidgets": "ipywidgets", "keras": "keras", "tensorflow": "tensorflow"}
+
+
+def restart_warning(modules: dict | None = None) -> str:
+    """A line for the banner when a library this kernel has loaded is not the version now installed: restart needed."""
+    import sys
+    from importlib import metadata
+
+    loaded_modules = sys.modules if modules is None else modules
+    stale = []
+    for distribution, module_name in LOADED_LIBRARIES.items():
+        loaded = getattr(loaded_modules.get(module_name), "__version__", None)
+        try:
+            installed = metadata.version(distribution)
+        except metadata.PackageNotFoundError:  # e.g. TensorFlow installed as tensorflow-cpu: nothing to compare
+            continue
+        if loaded and loaded != installed:
+            stale.append(f"{distribution} {loaded} is loaded, {installed} installed")
+    if not stale:
+        return ""
+    return (f"Warning: an install replaced libraries this kernel had already loaded ({'; '.join(stale)}). Restart it "
+            "(Colab: Runtime → Restart session; Jupyter: Kernel → Restart Kernel), then run the notebook from the top.")
+
+
 def setup(name: str | None = None, seed: int = 42, random_weights: bool | None = None) -> Profile:
     """Choose the profile, fix the seeds (Python, NumPy, TensorFlow) and print the banner; returns the Profile."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hide TensorFlow's C++ start-up chatter; Python errors still show
@@ -55,7 +82,7 @@ def setup(name: str | None = None, seed: int = 42, random_weights: bool | None =
     chosen = profiles.resolve_profile(name, random_weights=random_weights, seed=seed)
     keras.utils.set_random_seed(seed)
     print(banner(chosen))
-    for warning in (machine.kernel_warning(machine.memory_limit_mb(), machine.other_kernels()),
+    for warning in (restart_warning(), machine.kernel_warning(machine.memory_limit_mb(), machine.other_kernels()),
                     machine.memory_warning(machine.memory_limit_mb(), machine.current_notebook(), chosen.name)):
         if warning:
             print(warning)

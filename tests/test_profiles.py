@@ -194,3 +194,18 @@ def test_the_committed_peaks_cover_every_notebook():
     measured = json.loads(machine.MEASURED_PEAKS.read_text())
     names = {p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb")}
     assert names <= set(measured["peaks_mb"]) and measured["source"].startswith("tools/binder_memory.py")
+
+
+def test_a_library_replaced_under_the_running_kernel_asks_for_a_restart(monkeypatch, capsys):
+    """On Colab `%pip install -q` hides the line that offers a restart: the setup cell must say so itself."""
+    import types
+
+    import keras
+    import numpy
+
+    assert session.restart_warning() == ""  # here every loaded library is the one installed
+    line = session.restart_warning({"numpy": types.SimpleNamespace(__version__="1.0.0"), "keras": keras})
+    assert f"(numpy 1.0.0 is loaded, {numpy.__version__} installed)" in line and "Restart Kernel" in line
+    monkeypatch.setattr(session, "restart_warning", lambda: "Warning: an install replaced libraries")
+    session.setup("smoke")
+    assert "Warning: an install replaced libraries" in capsys.readouterr().out
