@@ -22,13 +22,15 @@ install: $(VENV)/.installed
 lab: install  ## install everything and open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/00_start_here.ipynb
 
+# The smoke stand-in weights are built (first run only) beside the workers, which start with work that needs none;
+# a notebook that needs a file still being built waits for it (helpers/smoke_weights.py).
 test: install  ## unit tests and every notebook under nbval in smoke, each followed by its saved models' check, on TEST_JOBS workers (default 2)
 	@start=$$(date +%s); \
 	rm -rf $(CURDIR)/build/test-work && \
-	$(PY) -m helpers.smoke_weights && \
+	{ $(PY) -m helpers.smoke_weights & builder=$$!; } && \
 	COURSE_PROFILE=smoke COURSE_SOLUTIONS=1 COURSE_WORK_DIR=$(CURDIR)/build/test-work $(PY) -m pytest -q tests notebooks -n $(TEST_JOBS) \
 	  --ignore=tests/test_browser.py --nbval-lax --nbval-current-env --nbval-cell-timeout=600 -p no:randomly; \
-	status=$$?; \
+	status=$$?; wait $$builder || status=1; \
 	echo "make test: $$(( $$(date +%s) - start )) s on $$(nproc) CPU cores"; exit $$status
 
 test-oldest:  ## make test in .venv-oldest, on the oldest versions requirements.txt allows (requirements-oldest.txt)

@@ -36,22 +36,28 @@ def work_unit(nodeid: str) -> str:
     return f"notebooks {NOTEBOOK_GROUPS.get(number, number)}"
 
 
-# The longest units first (smoke, two cores, measured 2026-12-07 with --junitxml: the browser test ~120 s when it runs with the rest,
-# 03+04+08 66 s, 06 43 s, 05 40 s, 07 36 s, 01+02 30 s, 04 on its own 25 s, 00 6 s), so that neither worker starts a long one while
-# the other is nearly done; the unit tests fill in after.
-LONGEST_FIRST = ["tests/test_browser.py", "notebooks 03", "notebooks 06", "notebooks 05", "notebooks 07", "notebooks 01",
-                 "tests/test_runs_on_its_own.py", "notebooks 00"]
+# The order work units are handed out. On a fresh cache make test builds the smoke stand-in weights beside the
+# workers (with them, in about 150 s: VGG16, then InceptionV3, then MobileNetV2), so the workers start with the units
+# that need none (01+02, 00 and the slowest unit tests, about 100 s of two workers' time), then the notebooks that do,
+# the longest first, so that neither worker starts a long unit while the other is nearly done; the other unit tests fill
+# in. Smoke, two cores, measured 2026-12-07 with --junitxml: the browser test ~120 s when it runs with the rest, 03+04+08
+# 66 s, 06 43 s, 05 40 s, 07 36 s, 01+02 30 s, 04 on its own 25 s, test_profiles 16 s, test_evaluate and test_interpret
+# 13 s, test_data 12 s, test_bench 11 s, test_strategy 9 s, 00 and test_robustness 6 s.
+UNIT_ORDER = ["tests/test_browser.py", "notebooks 01", "notebooks 00", "tests/test_profiles.py", "tests/test_evaluate.py",
+              "tests/test_interpret.py", "tests/test_data.py", "tests/test_bench.py", "tests/test_strategy.py",
+              "tests/test_robustness.py", "notebooks 03", "notebooks 05", "notebooks 06", "notebooks 07",
+              "tests/test_runs_on_its_own.py"]
 
 
 def unit_rank(nodeid: str) -> int:
-    """Where a test's work unit comes in the queue: its place in :data:`LONGEST_FIRST`, else after all of them."""
+    """Where a test's work unit comes in the queue: its place in :data:`UNIT_ORDER`, else after all of them."""
     unit = work_unit(nodeid)
-    return LONGEST_FIRST.index(unit) if unit in LONGEST_FIRST else len(LONGEST_FIRST)
+    return UNIT_ORDER.index(unit) if unit in UNIT_ORDER else len(UNIT_ORDER)
 
 
 @pytest.hookimpl(optionalhook=True)  # called by pytest-xdist only; plain `pytest` runs everything in order
 def pytest_xdist_make_scheduler(config, log):
-    """Send whole work units (see :func:`work_unit`) to the workers in the order of :data:`LONGEST_FIRST`."""
+    """Send whole work units (see :func:`work_unit`) to the workers in the order of :data:`UNIT_ORDER`."""
     from xdist.scheduler import LoadScopeScheduling
 
     class WorkUnitScheduling(LoadScopeScheduling):

@@ -100,17 +100,41 @@ def build(architecture: str, seed: int = 0, verbose: int = 0) -> Path:
     return path
 
 
-def ensure(architecture: str) -> Path:
-    """The stand-in file for ``architecture``, built on first use (tens of seconds on two cores) and reused after."""
+def builder_pid_file() -> Path:
+    """Where ``python -m helpers.smoke_weights`` records its process id while it builds (make test runs it alongside)."""
+    return cache_dir() / "smoke-weights" / "building.pid"
+
+
+def _builder_running() -> bool:
+    try:
+        pid = int(builder_pid_file().read_text())
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except (OSError, ValueError):
+        return False
+    return pid != os.getpid()
+
+
+def ensure(architecture: str, poll_seconds: float = 0.5) -> Path:
+    """The stand-in file for ``architecture``: waited for while the builder runs, else built on first use, then reused."""
+    import time
+
     path = weights_path(architecture)
+    while not path.is_file() and _builder_running():
+        time.sleep(poll_seconds)
     return path if path.is_file() else build(architecture)
 
 
-if __name__ == "__main__":  # make test builds all three before its workers start, so no two build the same file
+if __name__ == "__main__":  # make test starts this beside its workers; a notebook that needs a file not yet built waits
     import time
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    for arch in RECIPES:
-        start, ready = time.time(), weights_path(arch).is_file()
-        ensure(arch)
-        print(f"smoke stand-in {arch}: {'cached' if ready else f'built in {time.time() - start:.0f} s'} ({weights_path(arch)})")
+    marker = builder_pid_file()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(os.getpid()))
+    try:
+        for arch in RECIPES:
+            start, ready = time.time(), weights_path(arch).is_file()
+            ensure(arch)
+            print(f"smoke stand-in {arch}: {'cached' if ready else f'built in {time.time() - start:.0f} s'} ({weights_path(arch)})")
+    finally:
+        marker.unlink(missing_ok=True)

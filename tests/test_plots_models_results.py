@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import keras
@@ -13,7 +12,6 @@ from helpers.profiles import Profile
 from notebook_code import notebook_definitions
 
 ROOT_DIR = Path(__file__).resolve().parents[1]
-STAND_IN_CACHE = os.environ.get("COURSE_CACHE_DIR")  # read before tests/conftest.py points it at an empty folder
 
 
 def _axes_are_labelled(fig):
@@ -217,7 +215,7 @@ def test_save_history_writes_the_curves_whole_next_to_the_model(tmp_path):
 
 
 
-def test_a_rebuilt_classifier_is_03s_model_with_its_own_head_trained_and_its_best_epoch_kept(monkeypatch):
+def test_a_rebuilt_classifier_is_03s_model_with_its_own_head_trained_and_its_best_epoch_kept(stand_in_cache):
     """04 and 08 rebuild 03's model where its file is missing: the head trained must be the model's own, best epoch kept.
 
     On the smoke stand-in features even an untrained head sorts the generated photos, so accuracy alone cannot show a
@@ -227,10 +225,6 @@ def test_a_rebuilt_classifier_is_03s_model_with_its_own_head_trained_and_its_bes
 
     from helpers import data
 
-    if STAND_IN_CACHE is None:  # make test built the stand-ins there: a fresh cache would build VGG16's again (20 s)
-        monkeypatch.delenv("COURSE_CACHE_DIR")
-    else:
-        monkeypatch.setenv("COURSE_CACHE_DIR", STAND_IN_CACHE)
     side, profile = 80, Profile("smoke")
     train, val = data.image_datasets(data.get_dataset(profile), image_size=side, batch_size=8)
     model, history = models.rebuild_vgg16_classifier(profile, train, val, epochs=3, batch_size=8)

@@ -8,7 +8,6 @@ That the head trained is the model's own is tested on ``models.rebuild_vgg16_cla
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -18,23 +17,16 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-# Read before tests/conftest.py points it at an empty folder for each test: make test built the smoke stand-in weights
-# and generated images there once, and a kernel that cannot find them spends half a minute making its own.
-CACHE_DIR = os.environ.get("COURSE_CACHE_DIR")
 
 
 def _outputs(nb: nbformat.NotebookNode) -> str:
     return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
-def test_04_rebuilds_03s_model_and_fine_tunes_from_the_head_it_trained(tmp_path, monkeypatch):
+def test_04_rebuilds_03s_model_and_fine_tunes_from_the_head_it_trained(tmp_path, monkeypatch, stand_in_cache):
     monkeypatch.setenv("COURSE_PROFILE", "smoke")
     monkeypatch.setenv("COURSE_WORK_DIR", str(tmp_path))  # empty: no model of notebook 03's
     monkeypatch.setenv("COURSE_SOLUTIONS", "0")  # a learner's Run all
-    if CACHE_DIR is None:
-        monkeypatch.delenv("COURSE_CACHE_DIR")
-    else:
-        monkeypatch.setenv("COURSE_CACHE_DIR", CACHE_DIR)
     nb = nbformat.read(ROOT / "notebooks" / "04_vgg16_fine_tuning.ipynb", as_version=4)
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
     text = _outputs(nb)

@@ -17,19 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import check_saved_models  # noqa: E402
 
-# Read before tests/conftest.py points these at a temporary folder for each test: the notebooks' kernels got them.
-WORK_DIR, CACHE_DIR = os.environ.get("COURSE_WORK_DIR"), os.environ.get("COURSE_CACHE_DIR")
+# Read before tests/conftest.py points it at a temporary folder for each test: the notebooks' kernels got it.
+WORK_DIR = os.environ.get("COURSE_WORK_DIR")
 
 
 @pytest.mark.parametrize("number", check_saved_models.SAVED_BY)
-def test_every_model_the_notebook_saved_loads_scores_like_keras_and_learned(number, request, monkeypatch, capsys):
+def test_every_model_the_notebook_saved_loads_scores_like_keras_and_learned(number, request, monkeypatch, capsys,
+                                                                          stand_in_cache):
     if not any(item.nodeid.startswith(f"notebooks/{number}_") for item in request.session.items):
         pytest.skip(f"notebook {number} is not run in this session")
-    for name, value in (("COURSE_WORK_DIR", WORK_DIR), ("COURSE_CACHE_DIR", CACHE_DIR)):
-        if value is None:
-            monkeypatch.delenv(name, raising=False)
-        else:
-            monkeypatch.setenv(name, value)
+    if WORK_DIR is None:
+        monkeypatch.delenv("COURSE_WORK_DIR", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_WORK_DIR", WORK_DIR)
     from helpers import data, profiles
 
     image_dir = data.get_dataset(profiles.resolve_profile("smoke"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,28 @@ def test_a_stand_in_is_built_once_and_reused(monkeypatch):
     assert first.name == "vgg16_smoke_aug_4ep_0.0001_notop.weights.h5" and "smoke-weights" in str(first)
     with pytest.raises(ValueError, match="choose one of vgg16, inception_v3, mobilenet_v2"):
         smoke_weights.weights_path("resnet50")
+
+
+def test_a_notebook_waits_for_the_running_builder_and_builds_only_if_it_has_gone(monkeypatch):
+    """make test starts the builder beside its workers: a kernel must wait for its file, not build a second copy."""
+    import subprocess
+    import sys
+    import threading
+
+    built = []
+    monkeypatch.setattr(smoke_weights, "build", lambda architecture: built.append(architecture) or Path("built"))
+    path = smoke_weights.weights_path("vgg16")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    builder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # stands in for the builder
+    try:
+        smoke_weights.builder_pid_file().write_text(str(builder.pid))
+        threading.Timer(0.5, path.write_bytes, [b"w"]).start()  # the builder finishes the file half a second later
+        assert smoke_weights.ensure("vgg16", poll_seconds=0.05) == path and built == []  # waited, built nothing
+        path.unlink()
+    finally:
+        builder.kill()
+        builder.wait()
+    assert smoke_weights.ensure("inception_v3", poll_seconds=0.05) == Path("built") and built == ["inception_v3"]  # gone
 
 
 def test_a_changed_recipe_does_not_reuse_the_old_file(monkeypatch):
