@@ -109,17 +109,19 @@ def _builder_running() -> bool:
     try:
         pid = int(builder_pid_file().read_text())
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except (OSError, ValueError):
+        proc = Path(f"/proc/{pid}/cmdline")  # Linux; elsewhere a live process of that id is trusted
+        command = proc.read_bytes() if Path("/proc/self").is_dir() else b"helpers.smoke_weights"
+    except (OSError, ValueError):  # no file, no such process (or it ended just now)
         return False
-    return pid != os.getpid()
+    return pid != os.getpid() and b"helpers.smoke_weights" in command  # else a stale file, its id now another program's
 
 
-def ensure(architecture: str, poll_seconds: float = 0.5) -> Path:
+def ensure(architecture: str, poll_seconds: float = 0.5, wait_seconds: float = 600) -> Path:
     """The stand-in file for ``architecture``: waited for while the builder runs, else built on first use, then reused."""
     import time
 
-    path = weights_path(architecture)
-    while not path.is_file() and _builder_running():
+    path, give_up = weights_path(architecture), time.monotonic() + wait_seconds
+    while not path.is_file() and _builder_running() and time.monotonic() < give_up:
         time.sleep(poll_seconds)
     return path if path.is_file() else build(architecture)
 

@@ -45,20 +45,28 @@ def test_a_notebook_waits_for_the_running_builder_and_builds_only_if_it_has_gone
     import subprocess
     import sys
     import threading
+    import time
 
     built = []
     monkeypatch.setattr(smoke_weights, "build", lambda architecture: built.append(architecture) or Path("built"))
     path = smoke_weights.weights_path("vgg16")
     path.parent.mkdir(parents=True, exist_ok=True)
-    builder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # stands in for the builder
+    builder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "helpers.smoke_weights"])  # its name
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # a stale file's id, now another program's
     try:
+        smoke_weights.builder_pid_file().write_text(str(other.pid))
+        start = time.monotonic()
+        assert smoke_weights.ensure("mobilenet_v2", poll_seconds=0.05, wait_seconds=3) == Path("built")
+        assert built == ["mobilenet_v2"] and time.monotonic() - start < 2  # at once: no wait for a program that builds nothing
+        built.clear()
         smoke_weights.builder_pid_file().write_text(str(builder.pid))
         threading.Timer(0.5, path.write_bytes, [b"w"]).start()  # the builder finishes the file half a second later
         assert smoke_weights.ensure("vgg16", poll_seconds=0.05) == path and built == []  # waited, built nothing
         path.unlink()
     finally:
-        builder.kill()
-        builder.wait()
+        for process in (builder, other):
+            process.kill()
+            process.wait()
     assert smoke_weights.ensure("inception_v3", poll_seconds=0.05) == Path("built") and built == ["inception_v3"]  # gone
 
 
