@@ -161,7 +161,8 @@ def vgg16_classifier(base: keras.Model, seed: int) -> keras.Model:
     return keras.Model(inputs, head(features), name="vgg16_classifier")
 
 
-def rebuild_vgg16_classifier(profile: Profile, train_ds, val_ds, epochs: int, batch_size: int) -> tuple[keras.Model, dict]:
+def rebuild_vgg16_classifier(profile: Profile, train_ds, val_ds, batch_size: int,
+                             epochs: int | None = None) -> tuple[keras.Model, dict]:
     """03's model where its file is missing (04, 08): its own head trained on features stored once; (model, history)."""
     import keras
     import numpy as np
@@ -181,6 +182,8 @@ def rebuild_vgg16_classifier(profile: Profile, train_ds, val_ds, epochs: int, ba
 
     head.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     stop = keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=5, restore_best_weights=True)
+    if epochs is None:  # at most: early stopping ends it sooner
+        epochs = profile.pick(full=50, quick=30, smoke=2)
     history = head.fit(*stored_features(train_ds), validation_data=stored_features(val_ds), epochs=epochs,
                        batch_size=batch_size, verbose=1, callbacks=[stop]).history  # the model's own head: it trains in place
     return model, history

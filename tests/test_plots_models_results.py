@@ -227,7 +227,7 @@ def test_a_rebuilt_classifier_is_03s_model_with_its_own_head_trained_and_its_bes
 
     side, profile = 80, Profile("smoke")
     train, val = data.image_datasets(data.get_dataset(profile), image_size=side, batch_size=8)
-    model, history = models.rebuild_vgg16_classifier(profile, train, val, epochs=3, batch_size=8)
+    model, history = models.rebuild_vgg16_classifier(profile, train, val, batch_size=8, epochs=3)
     keras.utils.set_random_seed(profile.seed)  # as the rebuild starts: the same base built, the same head initialised
     untrained = models.vgg16_classifier(VGG16(weights=None, include_top=False, input_shape=(side, side, 3)), seed=profile.seed)
     assert _layout(model) == _layout(untrained)
