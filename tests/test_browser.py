@@ -141,6 +141,35 @@ def _answer_kernel_dialog(driver) -> bool:
     return False
 
 
+def _start_kernel(lab, path: str) -> str:
+    """Start a fresh kernel for the notebook through the server's API (ending any it had); its id.
+
+    JupyterLab then connects the page to this session instead of choosing a kernel itself, which on a busy machine
+    it may try before its kernel list has loaded (the "Select Kernel" dialog). The server reports the kernel as
+    "starting" until a page connects, so the page, not the API, tells when it is ready.
+    """
+    for old in lab.request("GET", "/api/sessions"):
+        if old["path"] == path:
+            lab.request("DELETE", f"/api/sessions/{old['id']}")
+    session = lab.request("POST", "/api/sessions", {"path": path, "name": Path(path).name, "type": "notebook",
+                                                     "kernel": {"name": "python3"}})
+    return session["kernel"]["id"]
+
+
+def _state(driver, lab, kernel: str) -> str:
+    """What the page and the server say, for a failure message: dialogs, indicator, kernel, the server log's end."""
+    dialogs = _js(driver, "return [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 200));")
+    indicator = _js(driver, "const i = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+                            "return i ? i.getAttribute('data-status') : 'none';")
+    try:
+        server = lab.request("GET", f"/api/kernels/{kernel}")["execution_state"] if kernel else "not started"
+    except OSError as error:
+        server = f"unknown ({error})"
+    log = (OUT / "jupyterlab.log").read_text(errors="replace").splitlines()[-8:] if (OUT / "jupyterlab.log").exists() else []
+    return (f"prompts: {_prompts(driver)}; dialogs: {dialogs}; page indicator: {indicator}; kernel (server): {server}; "
+            "server log ends:\n" + "\n".join(log))
+
+
 def run_all(driver, lab, name: str, timeout: float = 600) -> None:
     """Open ``name`` in a fresh workspace, Run > Run All Cells from the menu, wait for the last cell; fail on stderr."""
     from selenium.webdriver.common.by import By
@@ -149,6 +178,10 @@ def run_all(driver, lab, name: str, timeout: float = 600) -> None:
         return not _answer_kernel_dialog(driver) and _js(
             driver, "const i = document.querySelector('.jp-Notebook-ExecutionIndicator');"
                     "return i && i.getAttribute('data-status') === 'idle';")
+
+    def open_page():
+        driver.get(f"http://127.0.0.1:{lab.port}/lab/workspaces/{name}/tree/notebooks/{name}.ipynb"
+                   f"?reset&token={lab.token}")
 
     def finished():
         if _answer_kernel_dialog(driver):
@@ -159,27 +192,34 @@ def run_all(driver, lab, name: str, timeout: float = 600) -> None:
         shown = [p for p in _prompts(driver) if p]  # a cell whose input is collapsed (a solution) shows no prompt
         return shown and all(p[1:-2].isdigit() for p in shown)  # "[7]:" ran; "[*]:" runs or waits; "[ ]:" never ran
 
-    driver.get(f"http://127.0.0.1:{lab.port}/lab/workspaces/{name}/tree/notebooks/{name}.ipynb"
-               f"?reset&token={lab.token}")
+    kernel, missed = "", []
     try:
         for attempt in range(3):  # a click before JupyterLab has wired the kernel up, or a kernel dialog: again
             interrupted: list[bool] = []
-            _wait("the notebook and its kernel", ready)
+            kernel = _start_kernel(lab, f"notebooks/{name}.ipynb")  # again a fresh page and kernel: a page that
+            open_page()                                              # lost its run may never show "idle" again
+            try:
+                _wait("the notebook and its kernel", ready)
+            except AssertionError as error:
+                missed.append(f"attempt {attempt + 1}: {error}")
+                continue
             _wait("the Run menu", lambda: driver.find_elements(By.XPATH, "//div[contains(@class,'lm-MenuBar-itemLabel')]"
                                                                          "[text()='Run']"))[0].click()
             _wait("Run All Cells", lambda: driver.find_elements(
                 By.XPATH, "//li[contains(@class,'lm-Menu-item')][.//div[text()='Run All Cells']]"))[0].click()
             try:
                 _wait("the first cell to start", lambda: any(p != "[ ]:" for p in _prompts(driver) if p), timeout=20)
-            except AssertionError:
+            except AssertionError as error:
+                missed.append(f"attempt {attempt + 1}: {error}")
                 continue
             _wait(f"{name} to finish", finished, timeout=timeout, every=1)
             if not interrupted:
                 break
+            missed.append(f"attempt {attempt + 1}: a kernel dialog interrupted the run")
         else:
-            raise AssertionError(f"Run All did not run {name} through in 3 attempts")
+            raise AssertionError(f"Run All did not run {name} through in 3 attempts ({'; '.join(missed)})")
     except AssertionError as error:
-        raise AssertionError(f"{error}; prompts: {_prompts(driver)}") from None
+        raise AssertionError(f"{error}; {_state(driver, lab, kernel)}") from None
     finally:
         driver.save_screenshot(str(OUT / f"{name}.png"))
     stderr = _outputs_of(driver, STDERR)
