@@ -123,3 +123,18 @@ def test_a_model_with_random_shear_clones_and_plain_keras_loads_what_the_course_
     loaded = keras.saving.load_model(path)  # Keras's own loader, no workaround
     x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+
+
+def test_02s_mcnemar_test_gives_known_answers():
+    """02's exact McNemar test: hand-computed cases, and SciPy's exact binomial test on every split of 40."""
+    from notebook_code import notebook_definitions
+    from scipy.stats import binomtest
+
+    ns: dict = {"math": math}
+    exec(notebook_definitions("02", {"mcnemar_p"}), ns)
+    mcnemar_p = ns["mcnemar_p"]
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(5, 5) == 1.0  # no disagreement, or an even split: no evidence
+    assert mcnemar_p(10, 0) == pytest.approx(2 / 2**10) and mcnemar_p(0, 10) == pytest.approx(2 / 2**10)
+    assert mcnemar_p(9, 1) == pytest.approx(2 * 11 / 2**10)  # P(1 or fewer heads of 10), both tails
+    for only_a in range(41):
+        assert mcnemar_p(only_a, 40 - only_a) == pytest.approx(binomtest(only_a, 40, 0.5).pvalue)
