@@ -22,7 +22,8 @@ MARKERS = {"measured": ("<!-- measured:start -->", "<!-- measured:end -->"),
 KEYS = ("baseline_test_accuracy", "unregularised_test_accuracy", "baseline_val_accuracy", "unregularised_val_accuracy",
         "plain_test_accuracy", "augmented_test_accuracy",
         "plain_val_accuracy", "augmented_val_accuracy",
-        "gap_plain", "gap_augmented", "val_accuracy_path_a", "val_accuracy_path_b", "val_accuracy_start", "val_accuracy",
+        "gap_plain", "gap_augmented", "test_only_augmented_right", "test_only_plain_right", "mcnemar_p",
+        "val_accuracy_path_a", "val_accuracy_path_b", "val_accuracy_start", "val_accuracy",
         "val_accuracy_large_lr", "val_accuracy_no_dropout", "val_accuracy_feature_extraction", "val_accuracy_head", "kept_top_blocks",
         "test_accuracy",
         "image_size", "epochs", "epochs_plain", "epochs_augmented")
@@ -31,6 +32,8 @@ KEYS = ("baseline_test_accuracy", "unregularised_test_accuracy", "baseline_val_a
 def _fmt(key: str, value: object) -> str:
     if isinstance(value, float) and "accuracy" in key:
         return f"{key} {value:.1%}"
+    if isinstance(value, float) and key.endswith("_p"):  # a p-value
+        return f"{key} {value:.2f}"
     if isinstance(value, float):
         return f"{key} {value:.1f}"
     return f"{key} {value}"
