@@ -144,9 +144,11 @@ def _answer_kernel_dialog(driver) -> bool:
 def _start_kernel(lab, path: str) -> str:
     """Start a fresh kernel for the notebook through the server's API (ending any it had); its id.
 
-    JupyterLab then connects the page to this session instead of choosing a kernel itself, which on a busy machine
-    it may try before its kernel list has loaded (the "Select Kernel" dialog). The server reports the kernel as
-    "starting" until a page connects, so the page, not the API, tells when it is ready.
+    JupyterLab then usually connects the page to this session instead of choosing a kernel itself, which on a busy
+    machine it may try before its kernel list has loaded (the "Select Kernel" dialog). Usually: with both cores
+    loaded by other programs it still asked once in five notebooks (2026-12-07), and ``run_all`` then starts over.
+    The server reports the kernel as "starting" until a page connects, so the page, not the API, tells when it is
+    ready.
     """
     for old in lab.request("GET", "/api/sessions"):
         if old["path"] == path:
