@@ -145,8 +145,9 @@ def _start_kernel(lab, path: str) -> str:
     """Start a fresh kernel for the notebook through the server's API (ending any it had); its id.
 
     JupyterLab then usually connects the page to this session instead of choosing a kernel itself, which on a busy
-    machine it may try before its kernel list has loaded (the "Select Kernel" dialog). Usually: with both cores
-    loaded by other programs it still asked once in five notebooks (2026-12-07), and ``run_all`` then starts over.
+    machine it may try before its kernel list has loaded (the "Select Kernel" dialog). Usually: in one of three runs
+    with both cores kept busy by other programs (2026-12-07), 00 still got a second kernel, and ``run_all`` started
+    over (and passed); ``build/browser/attempts.txt`` now records why a run started over.
     The server reports the kernel as "starting" until a page connects, so the page, not the API, tells when it is
     ready.
     """
@@ -224,6 +225,9 @@ def run_all(driver, lab, name: str, timeout: float = 600) -> None:
         raise AssertionError(f"{error}; {_state(driver, lab, kernel)}") from None
     finally:
         driver.save_screenshot(str(OUT / f"{name}.png"))
+        if missed:  # runs that started over, for whoever reads build/browser/ after a slow or failed test
+            with open(OUT / "attempts.txt", "a") as log:
+                log.write(f"{name}: " + "; ".join(missed) + "\n")
     stderr = _outputs_of(driver, STDERR)
     assert not stderr, f"{name} shows a learner {len(stderr)} stderr/error block(s), first: {stderr[0]!r}"
 
