@@ -115,3 +115,23 @@ def test_a_notebook_that_reads_another_runs_after_it_on_the_same_worker():
            "notebooks/01_x.ipynb::Cell 1", "tests/test_browser.py::b", "notebooks/05_x.ipynb::Cell 0"]
     assert sorted(ids, key=module.unit_rank) == [ids[4], ids[1], ids[2], ids[3], ids[0], ids[5]]  # cells keep order
     assert {work_unit(f"notebooks/{p.name}::Cell 0") for p in NOTEBOOKS} <= set(module.UNIT_ORDER)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_results_table_is_shown(path):
+    """A `results.comparison` table is a cell's last expression or passed to `display`: otherwise Jupyter drops it."""
+    import ast
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code" or "results.comparison(" not in cell.source:
+            continue
+        source = "\n".join("pass" if line.lstrip().startswith("%") else line for line in cell.source.splitlines())
+        tree = ast.parse(source)
+        shown = [node.args[0] for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 and getattr(node.func, "id", None) == "display" and node.args]
+        if isinstance(tree.body[-1], ast.Expr):
+            shown.append(tree.body[-1].value)
+        tables = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+                  and ast.unparse(node.func) == "results.comparison"]
+        assert tables and all(any(table is s for s in shown) for table in tables), \
+            f"{path.name}: a results.comparison table is built but never shown"

@@ -145,6 +145,9 @@ def test_update_readme_says_whether_solution_cells_ran():
     assert "solution" not in tool.table(summary)  # older summaries did not record it
     assert "solution cells not run, as in a learner's *Run all*" in tool.table({**summary, "solutions": False})
     assert "solution cells run too" in tool.table({**summary, "solutions": True})
+    figures = {"plain_test_accuracy": 0.758, "test_only_augmented_right": 59, "mcnemar_p": 0.7861}  # 02's paired test
+    summary["notebooks"]["02_data_augmentation"]["figures"] = figures
+    assert "plain_test_accuracy 75.8%; test_only_augmented_right 59; mcnemar_p 0.79 |" in tool.table(summary)
 
 
 def test_every_figure_the_readme_promises_is_recorded_under_that_key_and_shown():
