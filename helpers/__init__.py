@@ -2,6 +2,7 @@
 
 Importing this package downloads, seeds and prints nothing. It starts TensorFlow, with the C++ start-up lines that
 TensorFlow writes straight to the process's stderr (oneDNN, CUDA probes) kept off the page: notebooks import it first.
+It also has Keras save and load a model's weights through a temporary file (:func:`helpers.machine.save_weights_through_disk`).
 """
 
 from __future__ import annotations
@@ -40,3 +41,7 @@ def _start_tensorflow_quietly() -> None:
 
 if os.environ.get("COURSE_TF_LOG") != "1":  # COURSE_TF_LOG=1 shows TensorFlow's start-up lines again
     _start_tensorflow_quietly()
+
+from helpers.machine import save_weights_through_disk
+
+save_weights_through_disk()  # model.save on Binder's 2 GB: the weights are not held a second time while they are written
