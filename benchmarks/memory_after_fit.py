@@ -38,7 +38,7 @@ def measure(units: int, runs: int, steps: int) -> dict:
     from keras import layers
     from keras.applications import InceptionV3
 
-    import helpers  # noqa: F401  (starts TensorFlow as the notebooks do)
+    import helpers  # noqa: F401  (the course's Keras settings, as in the notebooks; TensorFlow is already started above)
 
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (20 * steps, 100, 100, 3)).astype("float32")
