@@ -8,6 +8,7 @@ exercise. Solution cells start with ``%%solution`` (:func:`solution`): a learner
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 ENV_SOLUTIONS = "COURSE_SOLUTIONS"
@@ -249,18 +250,19 @@ def check_moved_less(answer: bool | None, yours: float | None, reference: float)
 # ---------------------------------------------------------------- 05 · InceptionV3 cut at mixed7
 
 
-def check_cut_head_params(answer: int | None, base: Any, layer_name: str, dense_units: int = 1024) -> Verdict:
-    """05: trainable parameters of Flatten → Dense(dense_units) → Dropout → Dense 1 on ``base`` cut at ``layer_name``."""
+def check_cut_head_params(answer: int | None, shapes: Mapping[str, Sequence[Any]], layer_name: str,
+                          dense_units: int = 1024) -> Verdict:
+    """05: trainable parameters of Flatten → Dense(dense_units) → Dropout → Dense 1 on the output ``shapes[layer_name]``."""
     flat = 1
-    for v in tuple(base.get_layer(layer_name).output.shape)[1:]:
+    for v in tuple(shapes[layer_name])[1:]:
         flat *= int(v)
     truth = (flat + 1) * dense_units + (dense_units + 1)
     return _feedback(answer, answer == truth,
                      f"cut at {layer_name}, Flatten gives {flat:,} numbers and the head has {truth:,} trainable "
                      "parameters (the frozen base adds none).",
-                     f"Read base.get_layer({layer_name!r}).output.shape, multiply the three sizes after None, then a "
-                     "Dense layer with n inputs and m units has (n + 1) × m parameters. Or build the model and call "
-                     "param_counts(model)['trainable'].")
+                     f"Take the shape {layer_name!r} has in the table (base.get_layer({layer_name!r}).output.shape), "
+                     "multiply the three sizes after None, then a Dense layer with n inputs and m units has "
+                     "(n + 1) × m parameters. Or build the model and call param_counts(model)['trainable'].")
 
 
 def check_inception_input_range(answer: Any) -> Verdict:

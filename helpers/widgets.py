@@ -42,16 +42,12 @@ def feature_map_explorer(
     return w.VBox([w.HBox([photo, layer]), out])
 
 
-def cut_layer_explorer(base: Any, layer_names: Sequence[str], default: str | None = None,
-                       dense_units: int = 1024) -> Any:
-    """05: pick the layer to cut a pretrained base at; shows its output shape, the Flatten vector and the head's size.
-
-    Reads only shapes from ``base`` (``base.get_layer(name).output.shape``): nothing is computed on images.
-    """
+def cut_layer_explorer(shapes: Mapping[str, Sequence[Any]], default: str | None = None, dense_units: int = 1024) -> Any:
+    """05: pick the layer to cut a pretrained base at from ``shapes`` (layer name → output shape); shows the head's size."""
     import ipywidgets as w
 
     def describe(name: str) -> str:
-        shape = tuple(base.get_layer(name).output.shape)
+        shape = tuple(shapes[name])
         flat = 1
         for v in shape[1:]:
             flat *= int(v)
@@ -60,7 +56,7 @@ def cut_layer_explorer(base: Any, layer_names: Sequence[str], default: str | Non
                 f"Flatten gives a vector of {flat:,} numbers per image<br>"
                 f"Flatten → Dense {dense_units} → Dense 1 then has {head:,} trainable parameters")
 
-    pick = w.Dropdown(options=list(layer_names), value=default or list(layer_names)[-1], description="cut at")
+    pick = w.Dropdown(options=list(shapes), value=default or list(shapes)[-1], description="cut at")
     info = w.HTML(describe(pick.value))
     pick.observe(lambda change: setattr(info, "value", describe(change["new"])), names="value")
     return w.VBox([pick, info])
