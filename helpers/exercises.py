@@ -260,7 +260,7 @@ def check_cut_head_params(answer: int | None, shapes: Mapping[str, Sequence[Any]
     return _feedback(answer, answer == truth,
                      f"cut at {layer_name}, Flatten gives {flat:,} numbers and the head has {truth:,} trainable "
                      "parameters (the frozen base adds none).",
-                     f"Take the shape {layer_name!r} has in the table (base.get_layer({layer_name!r}).output.shape), "
+                     f"Take the output shape of {layer_name!r} (the table above, or mixed_shapes[{layer_name!r}]), "
                      "multiply the three sizes after None, then a Dense layer with n inputs and m units has "
                      "(n + 1) × m parameters. Or build the model and call param_counts(model)['trainable'].")
 
