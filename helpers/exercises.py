@@ -373,7 +373,7 @@ def check_clone_keeps_weights(answer: bool | None, model: Any) -> Verdict:
 
 
 def check_edge_layer(answer: str | None, maps: dict[str, Any]) -> Verdict:
-    """03: of the layers in ``maps`` (name -> (height, width, channels) activations), the one most like edge detectors.
+    """08: of the layers in ``maps`` (name -> (height, width, channels) activations), the one most like edge detectors.
 
     The shallowest layer, the one with the largest maps: its filters cover a few pixels, too small for more than an
     edge or a colour.
@@ -389,7 +389,7 @@ def check_edge_layer(answer: str | None, maps: dict[str, Any]) -> Verdict:
 
 def check_occluded_probability(answer: float | None, model: Any, image: Any, top: int, left: int, side: int,
                                grey: float = 127.5) -> Verdict:
-    """04: the model's probability of class 1 (dog) for ``image`` with the side×side square at (top, left) greyed."""
+    """08: the model's probability of class 1 (dog) for ``image`` with the side×side square at (top, left) greyed."""
     import numpy as np
 
     original = np.array(image, dtype="float32")
