@@ -10,8 +10,9 @@ Recipes, all at 224×224 on the same photos, for the same number of epochs, with
   head included, which would train nothing; the benchmark trains the head, as the article intends.)
 - ``fast``: this course's path A — features computed once by the frozen base from a streaming ``tf.data``
   pipeline, then the same head trained on the cached features.
-- ``stream``: this course's path B — uint8-cached ``tf.data`` pipeline, augmentation layers and
-  ``vgg16.preprocess_input`` inside the model, the frozen base, the same head.
+- ``stream``: the way of this course's path B — uint8-cached ``tf.data`` pipeline, augmentation layers and
+  ``vgg16.preprocess_input`` inside the model, the frozen base, the same head. The layers are the ``source`` recipe's
+  generator settings without its shear (0.2°, invisible), not notebook 03's stack.
 
 Each recipe runs in a fresh subprocess so that its peak resident memory is its own. Each figure is the median of
 ``--repeats`` runs. Timing does not depend on weight values, so ``--random-weights`` measures it where the ImageNet
