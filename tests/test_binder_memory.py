@@ -66,6 +66,22 @@ def test_readme_has_the_section_the_tool_writes(tmp_path):
         readme.replace(readme[readme.index(start):readme.index(end)], "")
 
 
+def test_an_only_run_replaces_its_rows_of_the_readme_table_and_says_so(tmp_path):
+    start, end = binder_memory.MARKERS
+    readme = tmp_path / "README.md"
+    full = {**_summary(), "notebooks": [{**_summary()["notebooks"][0], "notebook": name} for name in ("03_x", "05_y")]}
+    readme.write_text(f"intro\n{start}\n{binder_memory.table(full)}\n{end}\nrest\n")
+    rerun = {**_summary(notebook="05_y", seconds=600.0, peak_kernel_mb=1700), "date": "2026-12-09", "command": "c --only 05"}
+    binder_memory.merge_rows(rerun, readme)
+    text = readme.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| 0")]
+    assert rows == [binder_memory.table(full).splitlines()[-2], binder_memory.table(rerun).splitlines()[-1]]
+    assert "10.0 min | 1,700 MB" in rows[1] and "1.0 min | 1,400 MB" in rows[0]
+    assert "Rerun on 2026-12-09 with `c --only 05`" in text and text.startswith("intro\n") and text.endswith(f"{end}\nrest\n")
+    with pytest.raises(SystemExit, match="no row for 07_z"):
+        binder_memory.merge_rows(_summary(notebook="07_z"), readme)
+
+
 def test_an_only_run_updates_its_notebooks_peaks_and_keeps_the_others(tmp_path):
     import json
 

@@ -14,7 +14,8 @@ server and kernels inside a memory cgroup of that size (root only), as Binder's 
 whose kernel the out-of-memory killer stopped; ``--cpus 1`` gives them one CPU's worth of time and sets ``CPU_LIMIT``,
 as Binder does, for timings on Binder's share of a machine (with ``--readme`` its table goes between
 ``<!-- binder-cpus:start -->`` and ``<!-- binder-cpus:end -->``). ``--readme-from build/binder-memory/summary.json``
-runs nothing and writes the README table of an earlier run's summary (after a change to how the table reads).
+runs nothing and writes the README table of an earlier run's summary (after a change to how the table reads). With
+``--only``, ``--readme`` replaces only those notebooks' rows of the table and adds a line under it that says so.
 """
 
 from __future__ import annotations
@@ -343,6 +344,24 @@ def write_readme(text: str, readme: Path = ROOT / "README.md", markers: tuple[st
     readme.write_text(head + start + "\n" + text + "\n" + end + rest.split(end, 1)[1])
 
 
+def merge_rows(summary: dict, readme: Path = ROOT / "README.md", markers: tuple[str, str] = MARKERS) -> None:
+    """An --only run's rows in place of the same notebooks' rows of README's table, and a line under it saying so."""
+    start, end = markers
+    content = readme.read_text()
+    if start not in content or end not in content:
+        raise SystemExit(f"README.md has no {start} ... {end} section to write into")
+    lines = content.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
+    name = lambda line: line.split(" | ", 1)[0].removeprefix("| ")  # noqa: E731
+    new = {name(line): line for line in table(summary).splitlines() if line.startswith("| 0")}
+    missing = sorted(set(new) - {name(line) for line in lines if line.startswith("| 0")})
+    if missing:
+        raise SystemExit(f"README's table has no row for {', '.join(missing)}: run every notebook (no --only)")
+    lines = [new.get(name(line), line) if line.startswith("| 0") else line for line in lines]
+    lines += ["", f"Rerun on {summary['date']} with `{summary['command']}` (the table's other rows are from the run "
+              f"above): {', '.join(new)}."]
+    write_readme("\n".join(lines), readme, markers)
+
+
 def write_peaks(summary: dict, path: Path = ROOT / "data" / "binder_memory.json") -> None:
     """The peaks per notebook, for the setup cell's warning on a small machine (helpers.machine.memory_warning)."""
     old = json.loads(path.read_text()) if path.is_file() else {}
@@ -414,8 +433,11 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.md").write_text(table(summary) + "\n")
     print(table(summary))
     if args.readme:
-        if not args.only:  # the README table shows one complete run
-            write_readme(table(summary), markers=CPU_MARKERS if args.cpus else MARKERS)
+        markers = CPU_MARKERS if args.cpus else MARKERS
+        if args.only:  # its rows replace the same notebooks' rows of the last complete run, with a line saying so
+            merge_rows(summary, markers=markers)
+        else:
+            write_readme(table(summary), markers=markers)
         if not args.cpus:
             write_peaks(summary)  # merged: an --only run updates its notebooks' peaks
     return 1 if any(r["errors"] for r in rows) else 0
