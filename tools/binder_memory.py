@@ -351,14 +351,17 @@ def merge_rows(summary: dict, readme: Path = ROOT / "README.md", markers: tuple[
     if start not in content or end not in content:
         raise SystemExit(f"README.md has no {start} ... {end} section to write into")
     lines = content.split(start, 1)[1].split(end, 1)[0].strip("\n").splitlines()
-    name = lambda line: line.split(" | ", 1)[0].removeprefix("| ")  # noqa: E731
+
+    def name(line: str) -> str:
+        return line.split(" | ", 1)[0].removeprefix("| ")
+
     new = {name(line): line for line in table(summary).splitlines() if line.startswith("| 0")}
     missing = sorted(set(new) - {name(line) for line in lines if line.startswith("| 0")})
     if missing:
         raise SystemExit(f"README's table has no row for {', '.join(missing)}: run every notebook (no --only)")
     lines = [new.get(name(line), line) if line.startswith("| 0") else line for line in lines]
-    lines += ["", f"Rerun on {summary['date']} with `{summary['command']}` (the table's other rows are from the run "
-              f"above): {', '.join(new)}."]
+    lines += ["", (f"Rerun on {summary['date']} with `{summary['command']}` (the table's other rows are from the run "
+                   f"above): {', '.join(new)}.")]
     write_readme("\n".join(lines), readme, markers)
 
 
