@@ -78,6 +78,9 @@ def test_an_only_run_replaces_its_rows_of_the_readme_table_and_says_so(tmp_path)
     assert rows == [binder_memory.table(full).splitlines()[-2], binder_memory.table(rerun).splitlines()[-1]]
     assert "10.0 min | 1,700 MB" in rows[1] and "1.0 min | 1,400 MB" in rows[0]
     assert "Rerun on 2026-12-09 with `c --only 05`" in text and text.startswith("intro\n") and text.endswith(f"{end}\nrest\n")
+    binder_memory.merge_rows({**rerun, "date": "2026-12-10"}, readme)  # the same notebook again: one line, the newest
+    text = readme.read_text()
+    assert "Rerun on 2026-12-10" in text and "2026-12-09" not in text and text.count("Rerun on") == 1
     with pytest.raises(SystemExit, match="no row for 07_z"):
         binder_memory.merge_rows(_summary(notebook="07_z"), readme)
 

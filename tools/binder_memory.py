@@ -360,6 +360,9 @@ def merge_rows(summary: dict, readme: Path = ROOT / "README.md", markers: tuple[
     if missing:
         raise SystemExit(f"README's table has no row for {', '.join(missing)}: run every notebook (no --only)")
     lines = [new.get(name(line), line) if line.startswith("| 0") else line for line in lines]
+    # An earlier rerun line (and the blank line before it) naming only notebooks rerun now: its rows are gone.
+    while lines[-1].startswith("Rerun on ") and set(lines[-1].rsplit("): ", 1)[1].rstrip(".").split(", ")) <= set(new):
+        del lines[-2:]
     lines += ["", (f"Rerun on {summary['date']} with `{summary['command']}` (the table's other rows are from the run "
                    f"above): {', '.join(new)}.")]
     write_readme("\n".join(lines), readme, markers)
